@@ -1,0 +1,52 @@
+# Energy Metrics API: every command a developer or CI needs; each creates what it uses.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.requirements-installed
+NODE_STAMP := node_modules/.package-lock.json
+TABLE ?= EnergyMetrics
+LOCAL_DYNAMODB := http://127.0.0.1:4567
+
+.PHONY: install run test lint typecheck unit seed backfill format clean
+
+install: $(PY_STAMP) $(NODE_STAMP)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## make run: local DynamoDB (dynalite) + demo data + chalice local on http://127.0.0.1:8000
+run: install
+	$(BIN)/python -m scripts.run_local
+
+## make test: lint, type-check, then the whole pytest suite (moto and local DynamoDB)
+test: lint typecheck unit
+
+lint: $(PY_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(PY_STAMP)
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest
+
+seed: install
+	$(BIN)/python -m scripts.seed_demo_data --endpoint-url $(LOCAL_DYNAMODB) --table $(TABLE)
+
+## make backfill: add anomaly_at to legacy anomalies in the local table (see README for AWS)
+backfill: install
+	$(BIN)/python -m scripts.backfill_anomaly_index --endpoint-url $(LOCAL_DYNAMODB) --table $(TABLE)
+
+format: $(PY_STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache .coverage

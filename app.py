@@ -1,0 +1,70 @@
+"""Energy Metrics API: thin Chalice routes; the meaning lives in ``chalicelib``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Chalice, Response  # type: ignore[attr-defined]
+from chalice.app import Request
+
+from chalicelib.context import current_context
+from chalicelib.http import as_problem, handle_errors, json_response, single_valued_parameters
+from chalicelib.queries import AnomaliesQuery, RecordsQuery, parse_query
+from chalicelib.service_info import check_health, describe_service
+from chalicelib.settings import SERVICE_NAME, get_settings
+
+app = Chalice(app_name=SERVICE_NAME)
+get_settings()  # a misconfigured stage fails at cold start, naming the bad variable
+
+# Browsers and some HTTP clients send a Content-Type even on GET; never answer 415 for it.
+ANY_CONTENT_TYPE = ["*/*"]
+PUBLIC_PATHS = ("/", "/health", "/records", "/anomalies")
+
+
+def current_request() -> Request:
+    assert app.current_request is not None  # always set while a route runs
+    return app.current_request
+
+
+@app.middleware("http")
+def cors_and_problem_bodies(event: Any, get_response: Any) -> Response:
+    response = as_problem(get_response(event))
+    return current_context().cors.decorate(app.current_request, response)
+
+
+@app.route("/", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+@handle_errors
+def index() -> Response:
+    return json_response(describe_service(current_context().settings))
+
+
+@app.route("/health", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+@handle_errors
+def health() -> Response:
+    context = current_context()
+    return json_response(check_health(context.store, context.settings.retry_after_seconds))
+
+
+@app.route("/records", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+@handle_errors
+def records() -> Response:
+    query = parse_query(RecordsQuery, single_valued_parameters(current_request()))
+    return json_response(current_context().readings.list_records(query).to_body())
+
+
+@app.route("/anomalies", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+@handle_errors
+def anomalies() -> Response:
+    query = parse_query(AnomaliesQuery, single_valued_parameters(current_request()))
+    return json_response(current_context().readings.list_anomalies(query).to_body())
+
+
+@handle_errors
+def preflight() -> Response:
+    return current_context().cors.preflight(current_request())
+
+
+for path in PUBLIC_PATHS:
+    app.route(path, methods=["OPTIONS"], content_types=ANY_CONTENT_TYPE, name=f"preflight{path.replace('/', '_')}")(
+        preflight
+    )

@@ -1,0 +1,1 @@
+"""Energy Metrics API internals: settings, queries, time handling, page tokens, DynamoDB store."""

@@ -1,0 +1,65 @@
+"""Process-wide collaborators, built lazily once per Lambda container and replaceable in tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from chalicelib.http import CorsPolicy
+from chalicelib.page_tokens import PageTokenCodec
+from chalicelib.readings import ReadingService
+from chalicelib.settings import Settings, get_settings
+from chalicelib.store import ReadingStore
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Fail fast inside API Gateway's 29 s budget: a few quick retries, then a 503 with Retry-After.
+DYNAMODB_CLIENT_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": 3},
+)
+
+
+@dataclass(frozen=True)
+class AppContext:
+    settings: Settings
+    store: ReadingStore
+    readings: ReadingService
+    cors: CorsPolicy
+
+
+def create_dynamodb_client() -> DynamoDBClient:
+    """Region, credentials and ``AWS_ENDPOINT_URL_DYNAMODB`` come from the standard AWS settings."""
+    return boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG)
+
+
+def build_context(settings: Settings, client: DynamoDBClient) -> AppContext:
+    store = ReadingStore(client, settings.dynamodb_table, settings.retry_after_seconds)
+    tokens = PageTokenCodec(settings.token_secret(), settings.page_token_ttl_seconds)
+    return AppContext(
+        settings=settings,
+        store=store,
+        readings=ReadingService(store, tokens),
+        cors=CorsPolicy(settings),
+    )
+
+
+_current: AppContext | None = None
+
+
+def current_context() -> AppContext:
+    global _current
+    if _current is None:
+        _current = build_context(get_settings(), create_dynamodb_client())
+    return _current
+
+
+def use_context(context: AppContext | None) -> None:
+    """Install a context (tests), or ``None`` to rebuild from the environment on next use."""
+    global _current
+    _current = context

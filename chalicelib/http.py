@@ -1,0 +1,202 @@
+"""HTTP edge: JSON bodies with exact numbers, RFC 9457 problem responses, CORS, query strings.
+
+This is the one place where domain errors become status codes.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+import simplejson
+from aws_lambda_powertools import Logger
+from boto3.dynamodb.types import Binary
+from chalice import Response  # type: ignore[attr-defined]
+from chalice.app import Request
+
+from chalicelib.errors import ApiError, InvalidParameters, ParameterError, StoreUnavailable
+from chalicelib.settings import Settings
+
+logger = Logger(child=True)
+
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:energy-metrics:problem:"
+ALLOWED_METHODS = "GET, OPTIONS"
+ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, If-None-Match, X-Request-Id"
+EXPOSED_RESPONSE_HEADERS = "Retry-After, ETag, X-Request-Id"
+PREFLIGHT_MAX_AGE_SECONDS = "600"
+
+
+def _encode_extra(value: Any) -> Any:
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    if isinstance(value, Binary):
+        return base64.b64encode(value.value).decode()  # type: ignore[attr-defined]
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def to_json(body: Any) -> str:
+    """JSON text where a DynamoDB number keeps its stored digits (``Decimal``, not float)."""
+    return simplejson.dumps(body, use_decimal=True, separators=(",", ":"), default=_encode_extra)
+
+
+def json_response(body: Any, status: int = HTTPStatus.OK, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(body=to_json(body), status_code=int(status), headers={"Content-Type": JSON, **(headers or {})})
+
+
+def problem_response(
+    status: HTTPStatus,
+    title: str,
+    detail: str,
+    *,
+    slug: str | None = None,
+    errors: list[ParameterError] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + slug if slug else "about:blank",
+        "title": title,
+        "status": int(status),
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = [{"parameter": error.parameter, "message": error.message} for error in errors]
+    return Response(
+        body=to_json(body),
+        status_code=int(status),
+        headers={"Content-Type": PROBLEM_JSON, **(headers or {})},
+    )
+
+
+def error_to_response(error: ApiError) -> Response:
+    headers = {}
+    if isinstance(error, StoreUnavailable):
+        headers["Retry-After"] = str(error.retry_after_seconds)
+    return problem_response(
+        error.status,
+        error.title,
+        error.detail,
+        slug=error.slug,
+        errors=error.errors if isinstance(error, InvalidParameters) else None,
+        headers=headers,
+    )
+
+
+def internal_error_response() -> Response:
+    return problem_response(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "Internal server error",
+        "The request could not be completed. It has been logged; retrying may help.",
+        slug="internal-error",
+    )
+
+
+def handle_errors(view: Callable[..., Response]) -> Callable[..., Response]:
+    """Map domain errors to problem responses; anything unexpected becomes a logged, bare 500.
+
+    Chalice catches view exceptions before middleware can, so views are wrapped instead.
+    """
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Response:
+        try:
+            return view(*args, **kwargs)
+        except ApiError as error:
+            if error.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+                logger.warning("Request failed", extra={"status": int(error.status), "problem": error.slug})
+            return error_to_response(error)
+        except Exception:
+            logger.exception("Unhandled error")
+            return internal_error_response()
+
+    return wrapped
+
+
+def single_valued_parameters(request: Request) -> dict[str, str]:
+    """Query parameters as a plain dict; a repeated parameter is ambiguous, so it is a 400."""
+    if request.query_params is None:
+        return {}
+    parameters: dict[str, str] = {}
+    repeated: list[ParameterError] = []
+    for name in request.query_params:
+        values = request.query_params.getlist(name)
+        if len(values) > 1:
+            repeated.append(ParameterError(name, f"{name} was given {len(values)} times; give it once"))
+        parameters[name] = values[-1]
+    if repeated:
+        raise InvalidParameters(repeated)
+    return parameters
+
+
+def as_problem(response: Response) -> Response:
+    """Rewrite Chalice's own error bodies (405, 415, ...) into problem+json."""
+    if response.status_code < HTTPStatus.BAD_REQUEST:
+        return response
+    if not isinstance(response.body, dict) or "Code" not in response.body:
+        return response
+    status = HTTPStatus(response.status_code)
+    if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        return internal_error_response()
+    extra_headers = {
+        name: value
+        for name, value in response.headers.items()
+        if isinstance(value, str) and name.lower() != "content-type"
+    }
+    return problem_response(
+        status, status.phrase, str(response.body.get("Message", status.description)), headers=extra_headers
+    )
+
+
+class CorsPolicy:
+    """Per-stage origin allow-list; answers with the caller's origin so several origins work."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._any_origin = settings.any_origin_allowed
+        self._origins = frozenset(settings.allowed_origins)
+
+    def allows(self, origin: str | None) -> bool:
+        return origin is not None and (self._any_origin or origin in self._origins)
+
+    def decorate(self, request: Request | None, response: Response) -> Response:
+        origin = None if request is None else request.headers.get("origin")
+        if not self._any_origin:
+            _append_vary(response, "Origin")
+        if self.allows(origin):
+            response.headers["Access-Control-Allow-Origin"] = "*" if self._any_origin else str(origin)
+            response.headers["Access-Control-Expose-Headers"] = EXPOSED_RESPONSE_HEADERS
+        return response
+
+    def preflight(self, request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if origin is None:
+            return Response(body="", status_code=HTTPStatus.NO_CONTENT, headers={"Allow": ALLOWED_METHODS})
+        if not self.allows(origin):
+            return problem_response(
+                HTTPStatus.FORBIDDEN,
+                "Origin not allowed",
+                f"Origin '{origin}' is not in this stage's CORS allow-list.",
+                slug="cors-origin-not-allowed",
+            )
+        return Response(
+            body="",
+            status_code=HTTPStatus.NO_CONTENT,
+            headers={
+                "Access-Control-Allow-Methods": ALLOWED_METHODS,
+                "Access-Control-Allow-Headers": ALLOWED_REQUEST_HEADERS,
+                "Access-Control-Max-Age": PREFLIGHT_MAX_AGE_SECONDS,
+            },
+        )
+
+
+def _append_vary(response: Response, header: str) -> None:
+    existing = response.headers.get("Vary")
+    if not existing or not isinstance(existing, str):
+        response.headers["Vary"] = header
+    elif header.lower() not in existing.lower():
+        response.headers["Vary"] = f"{existing}, {header}"

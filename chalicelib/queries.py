@@ -1,0 +1,148 @@
+"""Query-string parameters of the read endpoints, validated into typed, normalised queries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from chalicelib.errors import InvalidParameters, ParameterError
+from chalicelib.tables import SITE_ID, TIMESTAMP
+from chalicelib.timestamps import InvalidInstant, TimeRange, format_instant, parse_query_bound
+
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+MAX_FIELDS = 32
+SITE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:#@-]{0,127}$"
+FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
+
+
+def _instant(end_of_range: bool) -> BeforeValidator:
+    def parse(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_query_bound(value, end_of_range=end_of_range)
+        except InvalidInstant as error:
+            raise PydanticCustomError("instant", str(error)) from None
+
+    return BeforeValidator(parse)
+
+
+def _split_fields(value: Any) -> Any:
+    if isinstance(value, str):
+        names = [name.strip() for name in value.split(",")]
+        if any(not name for name in names):
+            raise PydanticCustomError(
+                "fields",
+                "fields must be comma-separated attribute names, e.g. fields=energy_generated_kwh,temperature_c",
+            )
+        return tuple(dict.fromkeys(names))
+    return value
+
+
+SiteId = Annotated[
+    str,
+    Field(pattern=SITE_ID_PATTERN, description="1-128 of A-Z a-z 0-9 _ . : # @ -, starting with a letter or digit"),
+]
+FieldName = Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]
+StartInstant = Annotated[datetime, _instant(end_of_range=False)]
+EndInstant = Annotated[datetime, _instant(end_of_range=True)]
+FieldList = Annotated[tuple[FieldName, ...], BeforeValidator(_split_fields), Field(min_length=1, max_length=MAX_FIELDS)]
+
+
+class _PageQuery(BaseModel):
+    """Parameters shared by every paginated, per-site read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    site_id: SiteId
+    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    order: Literal["asc", "desc"] = "asc"
+    fields: FieldList | None = None
+    next_token: str | None = Field(default=None, min_length=1, max_length=4096)
+
+    @model_validator(mode="after")
+    def _start_not_after_end(self) -> _PageQuery:
+        start, end = self.time_range.start, self.time_range.end
+        if start is not None and end is not None and start > end:
+            raise PydanticCustomError(
+                "time_range",
+                "start_time ({start}) is after end_time ({end})",
+                {"start": format_instant(start), "end": format_instant(end)},
+            )
+        return self
+
+    @property
+    def time_range(self) -> TimeRange:
+        return TimeRange(getattr(self, "start_time", None), getattr(self, "end_time", None))
+
+    @property
+    def ascending(self) -> bool:
+        return self.order == "asc"
+
+    @property
+    def projection(self) -> tuple[str, ...] | None:
+        """Attributes to read: the requested fields plus the keys, which are always returned."""
+        if self.fields is None:
+            return None
+        return tuple(dict.fromkeys((SITE_ID, TIMESTAMP, *self.fields)))
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that defines the query (not the position in it): what a page token binds to."""
+        return self.model_dump(mode="json", exclude={"next_token"})
+
+
+class RecordsQuery(_PageQuery):
+    start_time: StartInstant
+    end_time: EndInstant
+
+
+class AnomaliesQuery(_PageQuery):
+    start_time: StartInstant | None = None
+    end_time: EndInstant | None = None
+
+
+QueryModel = TypeVar("QueryModel", bound=_PageQuery)
+
+
+def parse_query(model: type[QueryModel], parameters: Mapping[str, str]) -> QueryModel:
+    """Validate query-string parameters, turning every problem into one :class:`InvalidParameters`."""
+    try:
+        return model.model_validate(dict(parameters))
+    except ValidationError as error:
+        raise InvalidParameters([_describe(model, detail) for detail in error.errors()]) from None
+
+
+def _describe(model: type[_PageQuery], detail: Any) -> ParameterError:
+    location = detail["loc"]
+    kind = detail["type"]
+    if kind == "time_range":
+        return ParameterError("start_time", detail["msg"])
+    parameter = str(location[0]) if location else "query"
+    if kind == "extra_forbidden":
+        allowed = ", ".join(model.model_fields)
+        return ParameterError(parameter, f"unknown parameter; allowed parameters are: {allowed}")
+    if kind == "missing":
+        return ParameterError(parameter, f"{parameter} is required")
+    if parameter == "site_id" and kind == "string_pattern_mismatch":
+        return ParameterError(
+            parameter, "site_id must be 1-128 characters of A-Z a-z 0-9 _ . : # @ -, starting with a letter or digit"
+        )
+    if parameter == "fields" and kind == "string_pattern_mismatch":
+        return ParameterError(parameter, f"'{detail['input']}' is not a valid attribute name")
+    if parameter == "limit" and kind in ("int_parsing", "greater_than_equal", "less_than_equal"):
+        return ParameterError(parameter, f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    if parameter == "order":
+        return ParameterError(parameter, "order must be 'asc' or 'desc'")
+    return ParameterError(parameter, f"{parameter}: {detail['msg']}")

@@ -1,0 +1,77 @@
+"""Typed configuration, read once from the environment that ``.chalice/config.json`` sets per stage.
+
+A missing or malformed variable fails at start-up with its name, not at the first request.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Only ever used when STAGE=local; any other stage must supply PAGE_TOKEN_SECRET.
+LOCAL_PAGE_TOKEN_SECRET = "local-development-page-token-secret-not-for-aws"  # noqa: S105
+
+SERVICE_NAME = "energy-metrics-api"
+SERVICE_VERSION = "1.0.0"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    stage: Literal["local", "dev", "prod"] = "local"
+    dynamodb_table: str = Field(default="EnergyMetrics", min_length=3, max_length=255)
+    page_token_secret: SecretStr | None = None
+    page_token_secret_parameter: str | None = Field(
+        default=None,
+        description="SSM SecureString name holding the page-token secret (AWS stages).",
+    )
+    page_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    cors_allowed_origins: str = Field(
+        default="*",
+        description="'*' for any origin, or a comma-separated list of exact origins.",
+    )
+    retry_after_seconds: int = Field(default=2, ge=1, le=300)
+
+    @model_validator(mode="after")
+    def _require_real_secret_outside_local(self) -> Settings:
+        if self.page_token_secret is None and self.page_token_secret_parameter is None:
+            if self.stage != "local":
+                raise ValueError(
+                    f"stage '{self.stage}' needs PAGE_TOKEN_SECRET_PARAMETER (an SSM SecureString name) "
+                    "or PAGE_TOKEN_SECRET"
+                )
+            self.page_token_secret = SecretStr(LOCAL_PAGE_TOKEN_SECRET)
+        if self.page_token_secret is not None and len(self.page_token_secret.get_secret_value()) < 32:
+            raise ValueError("PAGE_TOKEN_SECRET must be at least 32 characters")
+        for origin in self.allowed_origins:
+            if origin != "*" and not origin.startswith(("https://", "http://")):
+                raise ValueError(f"CORS_ALLOWED_ORIGINS entry '{origin}' must be '*' or a full origin")
+        return self
+
+    @property
+    def allowed_origins(self) -> tuple[str, ...]:
+        return tuple(origin.strip().rstrip("/") for origin in self.cors_allowed_origins.split(",") if origin.strip())
+
+    @property
+    def any_origin_allowed(self) -> bool:
+        return "*" in self.allowed_origins
+
+    def token_secret(self) -> str:
+        """The page-token secret: from the environment, else SSM (cached by Powertools)."""
+        if self.page_token_secret is not None:
+            return self.page_token_secret.get_secret_value()
+        from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 - only AWS stages pay for it
+
+        assert self.page_token_secret_parameter is not None  # guaranteed by the validator
+        secret = parameters.get_parameter(self.page_token_secret_parameter, decrypt=True, max_age=300)
+        if not isinstance(secret, str) or len(secret) < 32:
+            raise ValueError(f"SSM parameter {self.page_token_secret_parameter} must hold at least 32 characters")
+        return secret
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

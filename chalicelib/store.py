@@ -1,0 +1,169 @@
+"""DynamoDB access for readings: Query requests only, and AWS errors translated at this boundary.
+
+The store speaks DynamoDB's wire types and knows nothing of HTTP; callers get pages of raw
+items plus the key to continue from, or a domain error (never a ``ClientError``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.errors import IndexUnavailable, StoreUnavailable
+from chalicelib.tables import ANOMALY_AT, ANOMALY_FLAG, ANOMALY_INDEX, SITE_ID, TIMESTAMP
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+logger = Logger(child=True)
+
+RawItem = dict[str, Any]
+
+# Error codes meaning "try again later": capacity, AWS-side faults, or a table not ready yet.
+_RETRYABLE_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "ResourceNotFoundException",
+        "ResourceInUseException",
+        "TransactionInProgressException",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SortKeyCondition:
+    """Which sort attribute to range over, and the inclusive string bounds (``None`` = open)."""
+
+    attribute: str
+    lower: str | None = None
+    upper: str | None = None
+
+
+@dataclass(frozen=True)
+class PartitionQuery:
+    """One DynamoDB Query over a site's partition, on the table or the anomaly index."""
+
+    site_id: str
+    sort_key: SortKeyCondition
+    ascending: bool = True
+    limit: int = 100
+    exclusive_start_key: dict[str, str] | None = None
+    projection: tuple[str, ...] | None = None
+    use_anomaly_index: bool = False
+    only_anomalies: bool = False
+
+
+@dataclass
+class QueryPage:
+    items: list[RawItem]
+    last_evaluated_key: dict[str, str] | None
+    scanned_count: int = 0
+
+
+class ReadingStore:
+    def __init__(self, client: DynamoDBClient, table_name: str, retry_after_seconds: int = 2) -> None:
+        self._client = client
+        self.table_name = table_name
+        self._retry_after_seconds = retry_after_seconds
+
+    def query(self, request: PartitionQuery) -> QueryPage:
+        with translate_errors(self._retry_after_seconds, index_query=request.use_anomaly_index):
+            response = self._client.query(**self._query_arguments(request))
+        return QueryPage(
+            items=response.get("Items", []),
+            last_evaluated_key=_flatten_key(response.get("LastEvaluatedKey")),
+            scanned_count=response.get("ScannedCount", 0),
+        )
+
+    def describe(self) -> dict[str, str]:
+        """Table and anomaly-index status, for health checks."""
+        with translate_errors(self._retry_after_seconds):
+            table = self._client.describe_table(TableName=self.table_name)["Table"]
+        indexes = {
+            index["IndexName"]: index.get("IndexStatus", "UNKNOWN") for index in table.get("GlobalSecondaryIndexes", [])
+        }
+        return {
+            "table_status": table.get("TableStatus", "UNKNOWN"),
+            "anomaly_index_status": indexes.get(ANOMALY_INDEX.name, "MISSING"),
+        }
+
+    def _query_arguments(self, request: PartitionQuery) -> dict[str, Any]:
+        names = {"#pk": SITE_ID}
+        values: dict[str, Any] = {":pk": {"S": request.site_id}}
+        condition = "#pk = :pk"
+        lower, upper = request.sort_key.lower, request.sort_key.upper
+        if lower is not None or upper is not None:
+            names["#sk"] = request.sort_key.attribute
+        if lower is not None and upper is not None:
+            condition += " AND #sk BETWEEN :lower AND :upper"
+            values[":lower"], values[":upper"] = {"S": lower}, {"S": upper}
+        elif lower is not None:
+            condition += " AND #sk >= :lower"
+            values[":lower"] = {"S": lower}
+        elif upper is not None:
+            condition += " AND #sk <= :upper"
+            values[":upper"] = {"S": upper}
+        arguments: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": condition,
+            "ScanIndexForward": request.ascending,
+            "Limit": request.limit,
+        }
+        if request.use_anomaly_index:
+            arguments["IndexName"] = ANOMALY_INDEX.name
+        if request.only_anomalies:
+            # Only used when the sparse index is unavailable: reads and discards normal readings.
+            names["#anomaly"] = ANOMALY_FLAG
+            values[":true"] = {"BOOL": True}
+            arguments["FilterExpression"] = "#anomaly = :true"
+        if request.projection is not None:
+            key_attributes = (SITE_ID, TIMESTAMP, ANOMALY_AT) if request.use_anomaly_index else (SITE_ID, TIMESTAMP)
+            projected = dict.fromkeys((*key_attributes, *request.projection))
+            placeholders = []
+            for position, name in enumerate(projected):
+                names[f"#p{position}"] = name
+                placeholders.append(f"#p{position}")
+            arguments["ProjectionExpression"] = ", ".join(placeholders)
+        if request.exclusive_start_key is not None:
+            arguments["ExclusiveStartKey"] = {
+                SITE_ID: {"S": request.site_id},
+                **{name: {"S": value} for name, value in request.exclusive_start_key.items()},
+            }
+        arguments["ExpressionAttributeNames"] = names
+        arguments["ExpressionAttributeValues"] = values
+        return arguments
+
+
+def _flatten_key(key: dict[str, Any] | None) -> dict[str, str] | None:
+    """A LastEvaluatedKey without the partition: the site always comes from the request."""
+    if not key:
+        return None
+    return {name: value["S"] for name, value in key.items() if name != SITE_ID}
+
+
+@contextmanager
+def translate_errors(retry_after_seconds: int, *, index_query: bool = False) -> Iterator[None]:
+    """Turn botocore failures into domain errors; AWS error text never reaches a client."""
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = error.response.get("Error", {}).get("Message", "")
+        if index_query and code == "ValidationException" and "index" in message.lower():
+            raise IndexUnavailable(message) from error
+        if code in _RETRYABLE_CODES:
+            logger.warning("DynamoDB unavailable", extra={"error_code": code})
+            raise StoreUnavailable(retry_after_seconds) from error
+        raise
+    except BotoCoreError as error:
+        logger.warning("DynamoDB unreachable", extra={"error_type": type(error).__name__})
+        raise StoreUnavailable(retry_after_seconds) from error

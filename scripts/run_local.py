@@ -1,0 +1,67 @@
+"""``make run``: local DynamoDB with demo data, then ``chalice local`` on http://127.0.0.1:8000.
+
+Ctrl-C stops everything this command started. Data persists under ``.local/`` between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from chalicelib.backfill import ScanCheckpoint
+from scripts import backfill_anomaly_index, seed_demo_data
+from scripts.local_dynamodb import REPO_ROOT, LocalDynamoDB, is_serving, local_client
+
+DATA_DIR = REPO_ROOT / ".local" / "dynamodb"
+LOG_PATH = REPO_ROOT / ".local" / "dynalite.log"
+TABLE = "EnergyMetrics"
+DYNAMODB_PORT = 4567
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8000)
+    arguments = parser.parse_args()
+    server = LocalDynamoDB(DYNAMODB_PORT, data_dir=DATA_DIR, log_path=LOG_PATH)
+    started_here = False
+    if is_serving(server.endpoint_url):
+        print(f"Using the DynamoDB server already on {server.endpoint_url}")
+    else:
+        print(
+            f"Starting local DynamoDB (dynalite) on {server.endpoint_url}, data in {DATA_DIR.relative_to(REPO_ROOT)}/"
+        )
+        server.start()
+        started_here = True
+    try:
+        client = local_client(server.endpoint_url)
+        seed_demo_data.seed(client, TABLE)
+        backfill_anomaly_index.run(client, TABLE, ScanCheckpoint(REPO_ROOT / ".local" / "backfill" / f"{TABLE}.json"))
+        print(
+            f"\nEnergy Metrics API on http://127.0.0.1:{arguments.port}  (Ctrl-C stops it)\n"
+            f"  curl 'http://127.0.0.1:{arguments.port}/records/?site_id=site_2&start_time=2025-02-17&end_time=2025-02-18'\n"
+            f"  curl 'http://127.0.0.1:{arguments.port}/anomalies/?site_id=site_2'\n",
+            flush=True,
+        )
+        chalice = Path(sys.executable).parent / "chalice"
+        environment = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": server.endpoint_url}
+        command = [str(chalice), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(arguments.port)]
+        with subprocess.Popen(command, cwd=REPO_ROOT, env=environment) as api:
+            try:
+                return api.wait()
+            except KeyboardInterrupt:
+                api.terminate()
+                api.wait(timeout=10)
+                return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if started_here:
+            server.stop()
+            print("Stopped local DynamoDB.")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

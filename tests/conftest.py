@@ -1,0 +1,152 @@
+"""Shared fixtures: fake AWS credentials, DynamoDB backends (moto and local dynalite), the API client."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from boto3.dynamodb.types import TypeSerializer
+from chalice.test import Client
+from moto import mock_aws
+
+from chalicelib.batch_writes import put_items
+from chalicelib.context import AppContext, build_context, use_context
+from chalicelib.settings import Settings
+from chalicelib.tables import ANOMALY_AT, ensure_table
+from chalicelib.timestamps import format_sortable_instant, parse_stored_instant
+from scripts.local_dynamodb import LocalDynamoDB, free_port, local_client
+
+FAKE_AWS_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "STAGE": "local",
+}
+for _name, _value in FAKE_AWS_ENVIRONMENT.items():
+    os.environ[_name] = _value  # before anything builds a boto3 client
+for _name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE", "PAGE_TOKEN_SECRET"):
+    os.environ.pop(_name, None)
+
+from app import app  # noqa: E402 - the app reads its settings at import
+
+BACKENDS = ("moto", "dynalite")
+_serializer = TypeSerializer()
+
+
+def reading(
+    site_id: str = "site_1",
+    timestamp: str = "2025-02-17T12:00:00Z",
+    *,
+    anomaly: bool = False,
+    indexed: bool = True,
+    **attributes: Any,
+) -> dict[str, Any]:
+    """A low-level item as the existing writers store it; anomalies carry ``anomaly_at`` unless ``indexed=False``."""
+    values: dict[str, Any] = {
+        "energy_generated_kwh": Decimal("1.5"),
+        "energy_consumed_kwh": Decimal("0.75"),
+        "temperature_c": Decimal("21.5"),
+        "humidity_percent": Decimal(40),
+        "weather_condition": "sunny",
+        **attributes,
+    }
+    item = {name: _serializer.serialize(value) for name, value in values.items()}
+    item |= {"site_id": {"S": site_id}, "timestamp": {"S": timestamp}, "anomaly": {"BOOL": anomaly}}
+    if anomaly and indexed:
+        item[ANOMALY_AT] = {"S": format_sortable_instant(parse_stored_instant(timestamp))}
+    return item
+
+
+@dataclass
+class Backend:
+    """One DynamoDB implementation with a fresh table for the test."""
+
+    name: str
+    client: Any
+    table_name: str
+
+    def put(self, *items: dict[str, Any]) -> None:
+        result = put_items(self.client, self.table_name, items)
+        assert not result.unwritten
+
+
+@pytest.fixture(scope="session")
+def local_dynamodb() -> Iterator[LocalDynamoDB]:
+    with LocalDynamoDB(free_port()) as server:
+        yield server
+
+
+def _open_backend(request: pytest.FixtureRequest, name: str, with_indexes: bool) -> Iterator[Backend]:
+    table_name = f"EnergyMetrics-{uuid.uuid4().hex[:12]}"
+    if name == "moto":
+        with mock_aws():
+            client = boto3.client("dynamodb", region_name="us-east-1")
+            ensure_table(client, table_name, with_indexes=with_indexes)
+            yield Backend(name, client, table_name)
+        return
+    server: LocalDynamoDB = request.getfixturevalue("local_dynamodb")
+    client = local_client(server.endpoint_url)
+    ensure_table(client, table_name, with_indexes=with_indexes)
+    try:
+        yield Backend(name, client, table_name)
+    finally:
+        client.delete_table(TableName=table_name)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """A table with its anomaly index, on moto and on the local DynamoDB server in turn."""
+    yield from _open_backend(request, request.param, with_indexes=True)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_without_index(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """A legacy table: no anomaly index yet."""
+    yield from _open_backend(request, request.param, with_indexes=False)
+
+
+@pytest.fixture
+def moto_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    yield from _open_backend(request, "moto", with_indexes=True)
+
+
+ApiFactory = Callable[..., Client]
+
+
+def _api_factory(backend: Backend) -> Iterator[ApiFactory]:
+    clients: list[Client] = []
+
+    def make(*, client: Any = None, **settings: Any) -> Client:
+        config = Settings(**{"stage": "local", "dynamodb_table": backend.table_name, **settings})
+        context: AppContext = build_context(config, client or backend.client)
+        use_context(context)
+        test_client = Client(app)
+        clients.append(test_client)
+        return test_client
+
+    yield make
+    use_context(None)
+
+
+@pytest.fixture
+def make_api(backend: Backend) -> Iterator[ApiFactory]:
+    """Build the API over ``backend`` with settings overridden per test."""
+    yield from _api_factory(backend)
+
+
+@pytest.fixture
+def api(make_api: ApiFactory) -> Client:
+    return make_api()
+
+
+@pytest.fixture
+def api_without_index(backend_without_index: Backend) -> Iterator[Client]:
+    for make in _api_factory(backend_without_index):
+        yield make()
