@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from chalice import Chalice, Response  # type: ignore[attr-defined]
 from chalice.app import Request
 
@@ -13,7 +14,9 @@ from chalicelib.queries import AnomaliesQuery, RecordsQuery, parse_query
 from chalicelib.service_info import check_health, describe_service
 from chalicelib.settings import SERVICE_NAME, get_settings
 
-app = Chalice(app_name=SERVICE_NAME)
+# Powertools owns logging (one JSON line per event); Chalice's own handler would print each twice.
+app = Chalice(app_name=SERVICE_NAME, configure_logs=False)
+logger = Logger(service=SERVICE_NAME)
 get_settings()  # a misconfigured stage fails at cold start, naming the bad variable
 
 # Browsers and some HTTP clients send a Content-Type even on GET; never answer 415 for it.

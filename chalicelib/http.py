@@ -18,9 +18,9 @@ from chalice import Response  # type: ignore[attr-defined]
 from chalice.app import Request
 
 from chalicelib.errors import ApiError, InvalidParameters, ParameterError, StoreUnavailable
-from chalicelib.settings import Settings
+from chalicelib.settings import SERVICE_NAME, Settings
 
-logger = Logger(child=True)
+logger = Logger(service=SERVICE_NAME, child=True)
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"

@@ -22,6 +22,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from chalicelib.errors import IndexUnavailable, InvalidPageToken
 from chalicelib.page_tokens import PageTokenCodec, Position
 from chalicelib.queries import AnomaliesQuery, RecordsQuery, _PageQuery
+from chalicelib.settings import SERVICE_NAME
 from chalicelib.store import PartitionQuery, RawItem, ReadingStore, SortKeyCondition
 from chalicelib.tables import ANOMALY_AT, TIMESTAMP
 from chalicelib.timestamps import (
@@ -33,7 +34,7 @@ from chalicelib.timestamps import (
     parse_stored_instant,
 )
 
-logger = Logger(child=True)
+logger = Logger(service=SERVICE_NAME, child=True)
 _deserializer = TypeDeserializer()
 
 RECORDS_ENDPOINT = "/records"

@@ -15,12 +15,13 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import IndexUnavailable, StoreUnavailable
+from chalicelib.settings import SERVICE_NAME
 from chalicelib.tables import ANOMALY_AT, ANOMALY_FLAG, ANOMALY_INDEX, SITE_ID, TIMESTAMP
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-logger = Logger(child=True)
+logger = Logger(service=SERVICE_NAME, child=True)
 
 RawItem = dict[str, Any]
 
@@ -158,7 +159,8 @@ def translate_errors(retry_after_seconds: int, *, index_query: bool = False) -> 
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         message = error.response.get("Error", {}).get("Message", "")
-        if index_query and code == "ValidationException" and "index" in message.lower():
+        # AWS says ValidationException (missing or still-backfilling index); moto says ResourceNotFound.
+        if index_query and code in ("ValidationException", "ResourceNotFoundException") and "index" in message.lower():
             raise IndexUnavailable(message) from error
         if code in _RETRYABLE_CODES:
             logger.warning("DynamoDB unavailable", extra={"error_code": code})

@@ -28,6 +28,7 @@ FAKE_AWS_ENVIRONMENT = {
     "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
     "STAGE": "local",
+    "POWERTOOLS_SERVICE_NAME": "energy-metrics-api",
 }
 for _name, _value in FAKE_AWS_ENVIRONMENT.items():
     os.environ[_name] = _value  # before anything builds a boto3 client

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 from http import HTTPStatus
+from typing import Any
 
 import pytest
 

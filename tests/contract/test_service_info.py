@@ -1,0 +1,52 @@
+"""GET / (no DynamoDB call) and GET /health (DynamoDB answers for the table, or 503)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import boto3
+from botocore.stub import Stubber
+
+from tests.conftest import Backend
+from tests.helpers import PROBLEM_JSON
+
+
+def test_index_describes_the_service_without_calling_dynamodb(backend: Backend, make_api):
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    Stubber(client).activate()  # any DynamoDB call would now fail the request
+    api = make_api(client=client)
+
+    response = api.http.get("/")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json_body["service"] == "energy-metrics-api"
+    assert response.json_body["stage"] == "local"
+    assert [endpoint["path"] for endpoint in response.json_body["endpoints"]] == [
+        "/",
+        "/health",
+        "/records",
+        "/anomalies",
+    ]
+
+
+def test_health_is_ok_when_the_table_answers(backend: Backend, api):
+    response = api.http.get("/health")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.json_body == {
+        "status": "ok",
+        "table": backend.table_name,
+        "table_status": "ACTIVE",
+        "anomaly_index_status": "ACTIVE",
+    }
+
+
+def test_health_is_503_when_the_table_is_missing(backend: Backend, make_api):
+    api = make_api(dynamodb_table="NoSuchTable")
+
+    response = api.http.get("/health")
+
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.headers["Content-Type"] == PROBLEM_JSON
+    assert response.headers["Retry-After"] == "2"
+    assert b"NoSuchTable" not in response.body
