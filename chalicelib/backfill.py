@@ -75,14 +75,16 @@ def backfill_anomaly_index(
         report.scanned += page.get("ScannedCount", 0)
         for item in page.get("Items", []):
             _mark_anomaly(client, table_name, item, report)
-        if on_scanned is not None:
-            on_scanned(page.get("ScannedCount", 0))
         start_key = page.get("LastEvaluatedKey")
-        if not start_key:
+        if start_key:
+            checkpoint.save(start_key)
+        else:
             checkpoint.clear()
             report.finished = True
+        if on_scanned is not None:
+            on_scanned(page.get("ScannedCount", 0))
+        if report.finished:
             return report
-        checkpoint.save(start_key)
 
 
 def _mark_anomaly(client: DynamoDBClient, table_name: str, key: dict[str, Any], report: BackfillReport) -> None:

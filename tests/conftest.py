@@ -118,6 +118,11 @@ def moto_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     yield from _open_backend(request, "moto", with_indexes=True)
 
 
+@pytest.fixture
+def moto_backend_without_index(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    yield from _open_backend(request, "moto", with_indexes=False)
+
+
 ApiFactory = Callable[..., Client]
 
 
@@ -128,7 +133,7 @@ def _api_factory(backend: Backend) -> Iterator[ApiFactory]:
         config = Settings(**{"stage": "local", "dynamodb_table": backend.table_name, **settings})
         context: AppContext = build_context(config, client or backend.client)
         use_context(context)
-        test_client = Client(app)
+        test_client = Client(app, stage_name="local")
         clients.append(test_client)
         return test_client
 

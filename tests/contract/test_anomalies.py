@@ -12,13 +12,15 @@ from tests.helpers import get, walk
 
 
 class RecordingClient:
-    """Passes calls to a real client and keeps each Query's request and response."""
+    """Passes calls to a real client; keeps every Query attempted and each one answered."""
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        self.attempts: list[dict[str, Any]] = []
         self.queries: list[tuple[dict[str, Any], dict[str, Any]]] = []
 
     def query(self, **request: Any) -> Any:
+        self.attempts.append(request)
         response = self._client.query(**request)
         self.queries.append((request, response))
         return response

@@ -1,0 +1,60 @@
+"""Settings: typed, validated once, with errors that name the variable to fix."""
+
+from __future__ import annotations
+
+import re
+
+import boto3
+import pytest
+from moto import mock_aws
+from pydantic import ValidationError
+
+from chalicelib.settings import LOCAL_PAGE_TOKEN_SECRET, Settings
+
+
+def test_local_stage_uses_the_fixed_development_secret():
+    assert Settings(stage="local").token_secret() == LOCAL_PAGE_TOKEN_SECRET
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_aws_stage_without_a_secret_fails_naming_the_variables(stage: str):
+    with pytest.raises(ValidationError, match="PAGE_TOKEN_SECRET_PARAMETER"):
+        Settings.model_validate({"stage": stage})
+
+
+def test_short_secret_is_rejected():
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        Settings.model_validate({"stage": "prod", "page_token_secret": "short"})
+
+
+def test_secret_is_read_from_ssm_in_aws_stages():
+    with mock_aws():
+        boto3.client("ssm", region_name="us-east-1").put_parameter(
+            Name="/energy-metrics-api/prod/page-token-secret", Value="s" * 48, Type="SecureString"
+        )
+        settings = Settings(stage="prod", page_token_secret_parameter="/energy-metrics-api/prod/page-token-secret")
+
+        assert settings.token_secret() == "s" * 48
+
+
+def test_table_name_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("DYNAMODB_TABLE", "EnergyMetrics-staging")
+
+    assert Settings().dynamodb_table == "EnergyMetrics-staging"
+
+
+def test_origins_are_parsed_from_a_comma_separated_list():
+    settings = Settings(cors_allowed_origins=" https://a.example.com, https://b.example.com/ ")
+
+    assert settings.allowed_origins == ("https://a.example.com", "https://b.example.com")
+    assert not settings.any_origin_allowed
+
+
+def test_origin_without_scheme_is_rejected():
+    with pytest.raises(ValidationError, match=re.escape("CORS_ALLOWED_ORIGINS entry 'dashboard.example.com'")):
+        Settings(cors_allowed_origins="dashboard.example.com")
+
+
+def test_unknown_stage_is_rejected():
+    with pytest.raises(ValidationError, match="stage"):
+        Settings.model_validate({"stage": "staging"})
