@@ -6,8 +6,10 @@ PY_STAMP := $(VENV)/.requirements-installed
 NODE_STAMP := node_modules/.package-lock.json
 TABLE ?= EnergyMetrics
 LOCAL_DYNAMODB := http://127.0.0.1:4567
+# Operator commands (tables, backfill) target the local server unless ENDPOINT= is given empty.
+ENDPOINT ?= $(LOCAL_DYNAMODB)
 
-.PHONY: install run test lint typecheck unit seed backfill format clean
+.PHONY: install run test lint typecheck unit tables seed backfill format clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -37,12 +39,16 @@ typecheck: $(PY_STAMP)
 unit: install
 	$(BIN)/pytest
 
+## make tables: create the table and anomaly index where missing (ENDPOINT= empty for AWS)
+tables: $(PY_STAMP)
+	$(BIN)/python -m scripts.ensure_tables --table $(TABLE) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+
 seed: install
 	$(BIN)/python -m scripts.seed_demo_data --endpoint-url $(LOCAL_DYNAMODB) --table $(TABLE)
 
-## make backfill: add anomaly_at to legacy anomalies in the local table (see README for AWS)
-backfill: install
-	$(BIN)/python -m scripts.backfill_anomaly_index --endpoint-url $(LOCAL_DYNAMODB) --table $(TABLE)
+## make backfill: add anomaly_at to legacy anomalies (local by default; ENDPOINT= empty for AWS)
+backfill: $(PY_STAMP)
+	$(BIN)/python -m scripts.backfill_anomaly_index --table $(TABLE) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
 
 format: $(PY_STAMP)
 	$(BIN)/ruff format .

@@ -1,0 +1,28 @@
+"""Create the readings table and its anomaly index where missing (``make tables``).
+
+Safe against an existing production table: it only ever adds a missing index, never changes
+keys or data. Against AWS, run it with your usual credentials and without ``--endpoint-url``.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import boto3
+
+from chalicelib.tables import ensure_table
+from scripts.local_dynamodb import local_client
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--table", default="EnergyMetrics")
+    parser.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4567 for the local server")
+    arguments = parser.parse_args()
+    client = local_client(arguments.endpoint_url) if arguments.endpoint_url else boto3.client("dynamodb")
+    actions = ensure_table(client, arguments.table)
+    print("\n".join(actions) if actions else f"{arguments.table} and its indexes already exist; nothing to do")
+
+
+if __name__ == "__main__":
+    main()
