@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,13 @@ TABLE = "EnergyMetrics"
 DYNAMODB_PORT = 4567
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # same clean shutdown as Ctrl-C when a process manager stops us
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8000)
     arguments = parser.parse_args()
@@ -48,11 +55,13 @@ def main() -> int:
         chalice = Path(sys.executable).parent / "chalice"
         environment = {**os.environ, "AWS_ENDPOINT_URL_DYNAMODB": server.endpoint_url}
         command = [str(chalice), "local", "--stage", "local", "--host", "127.0.0.1", "--port", str(arguments.port)]
-        with subprocess.Popen(command, cwd=REPO_ROOT, env=environment) as api:
+        # Its own process group: chalice's auto-reloader runs the server in a child process,
+        # and stopping the group stops both.
+        with subprocess.Popen(command, cwd=REPO_ROOT, env=environment, start_new_session=True) as api:
             try:
                 return api.wait()
             except KeyboardInterrupt:
-                api.terminate()
+                os.killpg(api.pid, signal.SIGTERM)
                 api.wait(timeout=10)
                 return 0
     except KeyboardInterrupt:

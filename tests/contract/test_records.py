@@ -172,6 +172,15 @@ def test_every_stored_attribute_is_returned(backend: Backend, api):
     }
 
 
+def test_binary_and_set_attributes_become_plain_json(backend: Backend, api):
+    backend.put(reading(raw_frame=b"\x00\x01\xff", phase_voltages={Decimal("230.1"), Decimal(229)}))
+
+    item = get(api, "/records", **DAY).json_body["items"][0]
+
+    assert item["raw_frame"] == "AAH/"
+    assert item["phase_voltages"] == [229, 230.1]
+
+
 def test_fields_returns_only_those_attributes_and_the_keys(backend: Backend, api):
     backend.put(reading())
 
