@@ -159,7 +159,9 @@ class ReadingService:
         start_key: dict[str, str] | None = None
         sort_key = plan.sort_key_from(position, ascending)
         for _ in range(self._max_queries_per_page):
-            wanted = max(1, limit + 1 + skip - len(page) - len(pending))
+            # Enough to fill the page and peek past it; and at least double a second still
+            # being read, so a second holding many readings costs few calls, not one per item.
+            wanted = max(1, limit + 1 + skip - len(page) - len(pending), 2 * len(pending))
             result = self._store.query(
                 PartitionQuery(
                     site_id=query.site_id,

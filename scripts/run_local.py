@@ -22,7 +22,7 @@ TABLE = "EnergyMetrics"
 DYNAMODB_PORT = 4567
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
+def _stop_on_sigterm(_signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # same clean shutdown as Ctrl-C when a process manager stops us
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from chalicelib.page_tokens import PageTokenCodec
-from chalicelib.queries import AnomaliesQuery
+from chalicelib.queries import AnomaliesQuery, RecordsQuery
 from chalicelib.readings import INDEX_RECHECK_SECONDS, ReadingService
 from chalicelib.store import ReadingStore
 from chalicelib.tables import ensure_table
+from chalicelib.timestamps import format_instant, parse_stored_instant
 from tests.conftest import Backend, reading
 from tests.contract.test_anomalies import RecordingClient
 
@@ -81,3 +82,30 @@ def test_missing_index_is_not_retried_on_every_request(moto_backend_without_inde
     index_attempts = [request for request in recording.attempts if "IndexName" in request]
     assert len(index_attempts) == 1
     assert len(recording.queries) == 2
+
+
+def test_a_second_holding_many_readings_is_walked_to_the_end(moto_backend: Backend):
+    stored = [f"2025-02-17T10:00:00.{n:02d}Z" for n in range(30)] + ["2025-02-17T10:00:01Z"]
+    moto_backend.put(*(reading(timestamp=timestamp) for timestamp in stored))
+    service = service_over(moto_backend)
+    seen: list[str] = []
+    token = None
+
+    for _ in range(40):
+        page = service.list_records(
+            RecordsQuery.model_validate(
+                {
+                    "site_id": "site_1",
+                    "start_time": "2025-02-17",
+                    "end_time": "2025-02-17",
+                    "limit": 1,
+                    "next_token": token,
+                }
+            )
+        )
+        seen += [item["timestamp"] for item in page.items]
+        token = page.next_token
+        if token is None:
+            break
+
+    assert seen == [format_instant(parse_stored_instant(timestamp)) for timestamp in stored]
