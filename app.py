@@ -9,7 +9,8 @@ from chalice import Chalice, Response  # type: ignore[attr-defined]
 from chalice.app import Request
 
 from chalicelib.context import current_context
-from chalicelib.http import as_problem, handle_errors, json_response, single_valued_parameters
+from chalicelib.http import as_problem, handle_errors, ingest_response, json_response, single_valued_parameters
+from chalicelib.ingest import Deadline, PayloadTooLarge, parse_batch
 from chalicelib.queries import AnomaliesQuery, RecordsQuery, parse_query
 from chalicelib.service_info import check_health, describe_service
 from chalicelib.settings import SERVICE_NAME, get_settings
@@ -21,6 +22,8 @@ get_settings()  # a misconfigured stage fails at cold start, naming the bad vari
 
 # Browsers and some HTTP clients send a Content-Type even on GET; never answer 415 for it.
 ANY_CONTENT_TYPE = ["*/*"]
+INGEST_CONTENT_TYPES = ["application/json", "application/x-ndjson", "text/csv", "text/plain"]
+MAX_INGEST_BODY_BYTES = 2 * 1024 * 1024
 PUBLIC_PATHS = ("/", "/health", "/records", "/anomalies")
 
 
@@ -55,6 +58,28 @@ def records() -> Response:
     return json_response(current_context().readings.list_records(query).to_body())
 
 
+@app.route("/records", methods=["POST"], content_types=INGEST_CONTENT_TYPES)
+@handle_errors
+def ingest_records() -> Response:
+    request = current_request()
+    body = request.raw_body
+    if len(body) > MAX_INGEST_BODY_BYTES:
+        raise PayloadTooLarge(MAX_INGEST_BODY_BYTES)
+    context = current_context()
+    batch = parse_batch(body, request.headers.get("content-type", "application/json"))
+    return ingest_response(
+        context.ingest.ingest(batch, Deadline(ingest_budget_seconds(context.settings.ingest_budget_seconds)))
+    )
+
+
+def ingest_budget_seconds(configured: float) -> float:
+    """Stop retrying writes while there is still time to answer, locally and in Lambda."""
+    lambda_context = app.lambda_context
+    if lambda_context is None or not hasattr(lambda_context, "get_remaining_time_in_millis"):
+        return configured
+    return max(1.0, min(configured, lambda_context.get_remaining_time_in_millis() / 1000 - 3))
+
+
 @app.route("/anomalies", methods=["GET"], content_types=ANY_CONTENT_TYPE)
 @handle_errors
 def anomalies() -> Response:
@@ -62,9 +87,15 @@ def anomalies() -> Response:
     return json_response(current_context().readings.list_anomalies(query).to_body())
 
 
+def allowed_methods(path: str) -> str:
+    """What a preflight may ask for on ``path``: the methods its routes serve."""
+    return ", ".join(sorted(app.routes[path]))
+
+
 @handle_errors
 def preflight() -> Response:
-    return current_context().cors.preflight(current_request())
+    request = current_request()
+    return current_context().cors.preflight(request, allowed_methods(request.context["resourcePath"]))
 
 
 for path in PUBLIC_PATHS:

@@ -30,17 +30,21 @@ def put_items(
     base_delay: float = 0.05,
     max_delay: float = 2.0,
     on_batch_written: Callable[[int], object] | None = None,
+    should_retry: Callable[[], bool] = lambda: True,
     sleep: Callable[[float], None] = time.sleep,
 ) -> WriteResult:
     """Write low-level items in batches of 25; return what was written and what never was.
 
-    Items still unprocessed after ``max_attempts`` are returned, never silently dropped, so a
-    caller can report them (writes are idempotent puts, safe to send again).
+    Items still unprocessed after ``max_attempts`` (or once ``should_retry`` says the time
+    budget is spent) are returned, never silently dropped, so a caller can report them
+    (writes are idempotent puts, safe to send again).
     """
     result = WriteResult()
     for batch in _chunks(items, BATCH_SIZE):
         pending: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in batch]
         for attempt in range(max_attempts):
+            if attempt and not should_retry():
+                break
             if attempt:
                 sleep(random.uniform(0, min(max_delay, base_delay * 2**attempt)))  # noqa: S311 - jitter, not crypto
             response = client.batch_write_item(RequestItems={table_name: pending})  # type: ignore[dict-item]

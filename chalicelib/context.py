@@ -9,8 +9,10 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.http import CorsPolicy
+from chalicelib.ingest import AlertPublisher, IngestService, LogAlertPublisher, SnsAlertPublisher
 from chalicelib.page_tokens import PageTokenCodec
 from chalicelib.readings import ReadingService
+from chalicelib.rollups import RollupStore
 from chalicelib.settings import Settings, get_settings
 from chalicelib.store import ReadingStore
 
@@ -30,6 +32,7 @@ class AppContext:
     settings: Settings
     store: ReadingStore
     readings: ReadingService
+    ingest: IngestService
     cors: CorsPolicy
 
 
@@ -38,13 +41,21 @@ def create_dynamodb_client() -> DynamoDBClient:
     return boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG)
 
 
-def build_context(settings: Settings, client: DynamoDBClient) -> AppContext:
+def build_context(settings: Settings, client: DynamoDBClient, alerts: AlertPublisher | None = None) -> AppContext:
     store = ReadingStore(client, settings.dynamodb_table, settings.retry_after_seconds)
+    rollups = RollupStore(client, settings.rollups_table, settings.retry_after_seconds)
     tokens = PageTokenCodec(settings.token_secret(), settings.page_token_ttl_seconds)
+    if alerts is None:
+        alerts = (
+            SnsAlertPublisher(boto3.client("sns"), settings.alert_topic_arn)
+            if settings.alert_topic_arn
+            else LogAlertPublisher()
+        )
     return AppContext(
         settings=settings,
         store=store,
         readings=ReadingService(store, tokens),
+        ingest=IngestService(client, store, rollups, alerts, min_alert_severity=settings.alert_min_severity),
         cors=CorsPolicy(settings),
     )
 

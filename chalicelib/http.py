@@ -18,6 +18,7 @@ from chalice import Response  # type: ignore[attr-defined]
 from chalice.app import Request
 
 from chalicelib.errors import ApiError, InvalidParameters, ParameterError, StoreUnavailable
+from chalicelib.ingest import IngestResult
 from chalicelib.settings import SERVICE_NAME, Settings
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -25,7 +26,6 @@ logger = Logger(service=SERVICE_NAME, child=True)
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:energy-metrics:problem:"
-ALLOWED_METHODS = "GET, OPTIONS"
 ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, If-None-Match, X-Request-Id"
 EXPOSED_RESPONSE_HEADERS = "Retry-After, ETag, X-Request-Id"
 PREFLIGHT_MAX_AGE_SECONDS = "600"
@@ -58,6 +58,7 @@ def problem_response(
     slug: str | None = None,
     errors: list[ParameterError] | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE_PREFIX + slug if slug else "about:blank",
@@ -67,6 +68,7 @@ def problem_response(
     }
     if errors:
         body["errors"] = [{"parameter": error.parameter, "message": error.message} for error in errors]
+    body.update(extensions or {})
     return Response(
         body=to_json(body),
         status_code=int(status),
@@ -116,6 +118,30 @@ def handle_errors(view: Callable[..., Response]) -> Callable[..., Response]:
             return internal_error_response()
 
     return wrapped
+
+
+def ingest_response(result: IngestResult) -> Response:
+    """200 when every valid reading was stored; 503 (retry those listed) when some were not;
+    422 when no reading in the body was valid."""
+    body = result.to_json()
+    if result.not_stored:
+        return problem_response(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "Some readings were not stored",
+            f"{len(result.not_stored)} readings were not stored; re-send exactly those (writes are idempotent).",
+            slug="readings-not-stored",
+            headers={"Retry-After": "2"},
+            extensions=body,
+        )
+    if result.stored == 0 and result.rejected:
+        return problem_response(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "No valid readings",
+            "Every reading in the body failed validation; see rejected[].errors.",
+            slug="invalid-readings",
+            extensions=body,
+        )
+    return json_response(body)
 
 
 def single_valued_parameters(request: Request) -> dict[str, str]:
@@ -172,10 +198,10 @@ class CorsPolicy:
             response.headers["Access-Control-Expose-Headers"] = EXPOSED_RESPONSE_HEADERS
         return response
 
-    def preflight(self, request: Request) -> Response:
+    def preflight(self, request: Request, allowed_methods: str) -> Response:
         origin = request.headers.get("origin")
         if origin is None:
-            return Response(body="", status_code=HTTPStatus.NO_CONTENT, headers={"Allow": ALLOWED_METHODS})
+            return Response(body="", status_code=HTTPStatus.NO_CONTENT, headers={"Allow": allowed_methods})
         if not self.allows(origin):
             return problem_response(
                 HTTPStatus.FORBIDDEN,
@@ -187,7 +213,7 @@ class CorsPolicy:
             body="",
             status_code=HTTPStatus.NO_CONTENT,
             headers={
-                "Access-Control-Allow-Methods": ALLOWED_METHODS,
+                "Access-Control-Allow-Methods": allowed_methods,
                 "Access-Control-Allow-Headers": ALLOWED_REQUEST_HEADERS,
                 "Access-Control-Max-Age": PREFLIGHT_MAX_AGE_SECONDS,
             },

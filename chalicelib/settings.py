@@ -34,6 +34,10 @@ class Settings(BaseSettings):
         description="'*' for any origin, or a comma-separated list of exact origins.",
     )
     retry_after_seconds: int = Field(default=2, ge=1, le=300)
+    rollups_table: str = Field(default="EnergyMetricsRollups", min_length=3, max_length=255)
+    alert_topic_arn: str | None = Field(default=None, description="SNS topic for anomaly alerts; unset: log them")
+    alert_min_severity: Literal["low", "medium", "high", "critical"] = "high"
+    ingest_budget_seconds: float = Field(default=20.0, gt=0, le=28)
 
     @model_validator(mode="after")
     def _require_real_secret_outside_local(self) -> Settings:

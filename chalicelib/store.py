@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.errors import IndexUnavailable, StoreUnavailable
 from chalicelib.settings import SERVICE_NAME
 from chalicelib.tables import ANOMALY_AT, ANOMALY_FLAG, ANOMALY_INDEX, SITE_ID, TIMESTAMP
+from chalicelib.timestamps import TimeRange, parse_stored_instant
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -75,15 +76,41 @@ class ReadingStore:
         self._client = client
         self.table_name = table_name
         self._retry_after_seconds = retry_after_seconds
+        self.items_read = 0
 
     def query(self, request: PartitionQuery) -> QueryPage:
         with translate_errors(self._retry_after_seconds, index_query=request.use_anomaly_index):
             response = self._client.query(**self._query_arguments(request))
+        self.items_read += response.get("ScannedCount", 0)
         return QueryPage(
             items=response.get("Items", []),
             last_evaluated_key=_flatten_key(response.get("LastEvaluatedKey")),
             scanned_count=response.get("ScannedCount", 0),
         )
+
+    def read_range(
+        self,
+        site_id: str,
+        time_range: TimeRange,
+        *,
+        consistent: bool = False,
+        projection: tuple[str, ...] | None = None,
+    ) -> list[RawItem]:
+        """Every reading of a site whose instant lies in the range (all DynamoDB pages)."""
+        lower, upper = time_range.sort_key_bounds()
+        arguments = self._query_arguments(
+            PartitionQuery(site_id, SortKeyCondition(TIMESTAMP, lower, upper), limit=1000, projection=projection)
+        )
+        arguments["ConsistentRead"] = consistent
+        items: list[RawItem] = []
+        while True:
+            with translate_errors(self._retry_after_seconds):
+                response = self._client.query(**arguments)
+            self.items_read += response.get("ScannedCount", 0)
+            items += [item for item in response.get("Items", []) if _instant_in(item, time_range)]
+            if "LastEvaluatedKey" not in response:
+                return items
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def describe(self) -> dict[str, str]:
         """Table and anomaly-index status, for health checks."""
@@ -142,6 +169,13 @@ class ReadingStore:
         arguments["ExpressionAttributeNames"] = names
         arguments["ExpressionAttributeValues"] = values
         return arguments
+
+
+def _instant_in(item: RawItem, time_range: TimeRange) -> bool:
+    try:
+        return time_range.contains(parse_stored_instant(item[TIMESTAMP]["S"]))
+    except (ValueError, OverflowError):
+        return False
 
 
 def _flatten_key(key: dict[str, Any] | None) -> dict[str, str] | None:

@@ -57,7 +57,7 @@ class TableDefinition:
         return [{"AttributeName": name, "AttributeType": "S"} for name in dict.fromkeys(names)]
 
     def create_table_request(self, table_name: str) -> dict[str, Any]:
-        return {
+        request: dict[str, Any] = {
             "TableName": table_name,
             "KeySchema": [
                 {"AttributeName": self.partition_key, "KeyType": "HASH"},
@@ -65,12 +65,16 @@ class TableDefinition:
             ],
             "AttributeDefinitions": self.attribute_definitions(),
             "BillingMode": "PAY_PER_REQUEST",
-            "GlobalSecondaryIndexes": [index.create_request(provisioned=False) for index in self.indexes],
         }
+        if self.indexes:
+            request["GlobalSecondaryIndexes"] = [index.create_request(provisioned=False) for index in self.indexes]
+        return request
 
 
 ANOMALY_INDEX = IndexDefinition(name="anomalies-by-site", partition_key=SITE_ID, sort_key=ANOMALY_AT)
 READINGS_TABLE = TableDefinition(partition_key=SITE_ID, sort_key=TIMESTAMP, indexes=(ANOMALY_INDEX,))
+# Hourly and daily aggregates: one partition per site and resolution ("site_1#1h"), sorted by bucket.
+ROLLUPS_TABLE = TableDefinition(partition_key="series", sort_key="bucket_start", indexes=())
 
 
 def ensure_table(
@@ -91,7 +95,7 @@ def ensure_table(
     except client.exceptions.ResourceNotFoundException:
         request = definition.create_table_request(table_name)
         if not with_indexes:
-            request.pop("GlobalSecondaryIndexes")
+            request.pop("GlobalSecondaryIndexes", None)
             request["AttributeDefinitions"] = [
                 attribute
                 for attribute in request["AttributeDefinitions"]

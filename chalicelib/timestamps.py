@@ -54,6 +54,14 @@ def parse_query_bound(text: str, *, end_of_range: bool) -> datetime:
         return datetime.combine(day, time.min, tzinfo=UTC)
     if not _DATE_TIME.fullmatch(candidate):
         raise InvalidInstant(f"'{text}' is not a date or date-time; {INPUT_FORMAT_HINT}")
+    return parse_reading_instant(candidate)
+
+
+def parse_reading_instant(text: str) -> datetime:
+    """A reading's timestamp: any ISO-8601 date-time (not a bare date); naive means UTC."""
+    candidate = text.strip()
+    if not _DATE_TIME.fullmatch(candidate):
+        raise InvalidInstant(f"'{text}' is not an ISO-8601 date-time such as 2025-02-17T08:30:00Z")
     try:
         return parse_stored_instant(candidate.upper().replace(" ", "T", 1))
     except (ValueError, OverflowError) as error:

@@ -60,15 +60,25 @@ def test_error_responses_carry_cors_headers(backend: Backend, make_api):
     assert response.headers["Access-Control-Allow-Origin"] == DASHBOARD
 
 
-@pytest.mark.parametrize("path", ["/records", "/records/", "/anomalies", "/anomalies/", "/health", "/"])
-def test_preflight_from_listed_origin_is_allowed(backend: Backend, make_api, path: str):
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/records", "GET, OPTIONS, POST"),
+        ("/records/", "GET, OPTIONS, POST"),
+        ("/anomalies", "GET, OPTIONS"),
+        ("/anomalies/", "GET, OPTIONS"),
+        ("/health", "GET, OPTIONS"),
+        ("/", "GET, OPTIONS"),
+    ],
+)
+def test_preflight_from_listed_origin_allows_the_paths_methods(backend: Backend, make_api, path: str, methods: str):
     api = make_api(cors_allowed_origins=ALLOW_LIST)
 
     response = preflight(api, path, ADMIN)
 
     assert response.status_code == HTTPStatus.NO_CONTENT
     assert response.headers["Access-Control-Allow-Origin"] == ADMIN
-    assert response.headers["Access-Control-Allow-Methods"] == "GET, OPTIONS"
+    assert response.headers["Access-Control-Allow-Methods"] == methods
     assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
     assert response.headers["Access-Control-Max-Age"] == "600"
     assert response.headers["Vary"] == "Origin"
@@ -88,4 +98,4 @@ def test_options_without_origin_lists_allowed_methods(backend: Backend, api):
     response = preflight(api, "/records", None)
 
     assert response.status_code == HTTPStatus.NO_CONTENT
-    assert response.headers["Allow"] == "GET, OPTIONS"
+    assert response.headers["Allow"] == "GET, OPTIONS, POST"
