@@ -55,7 +55,10 @@ def health() -> Response:
 @handle_errors
 def records() -> Response:
     query = parse_query(RecordsQuery, single_valued_parameters(current_request()))
-    return json_response(current_context().readings.list_records(query).to_body())
+    context = current_context()
+    if query.resolution != "raw":
+        return json_response(context.aggregates.aggregate(query))
+    return json_response(context.readings.list_records(query).to_body())
 
 
 @app.route("/records", methods=["POST"], content_types=INGEST_CONTENT_TYPES)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
+from chalicelib.aggregates import AggregateService
 from chalicelib.http import CorsPolicy
 from chalicelib.ingest import AlertPublisher, IngestService, LogAlertPublisher, SnsAlertPublisher
 from chalicelib.page_tokens import PageTokenCodec
@@ -33,6 +34,7 @@ class AppContext:
     store: ReadingStore
     readings: ReadingService
     ingest: IngestService
+    aggregates: AggregateService
     cors: CorsPolicy
 
 
@@ -44,7 +46,7 @@ def create_dynamodb_client() -> DynamoDBClient:
 def build_context(settings: Settings, client: DynamoDBClient, alerts: AlertPublisher | None = None) -> AppContext:
     store = ReadingStore(client, settings.dynamodb_table, settings.retry_after_seconds)
     rollups = RollupStore(client, settings.rollups_table, settings.retry_after_seconds)
-    tokens = PageTokenCodec(settings.token_secret(), settings.page_token_ttl_seconds)
+    tokens = PageTokenCodec(settings.token_secret, settings.page_token_ttl_seconds)
     if alerts is None:
         alerts = (
             SnsAlertPublisher(boto3.client("sns"), settings.alert_topic_arn)
@@ -55,6 +57,7 @@ def build_context(settings: Settings, client: DynamoDBClient, alerts: AlertPubli
         settings=settings,
         store=store,
         readings=ReadingService(store, tokens),
+        aggregates=AggregateService(store, rollups),
         ingest=IngestService(client, store, rollups, alerts, min_alert_severity=settings.alert_min_severity),
         cors=CorsPolicy(settings),
     )

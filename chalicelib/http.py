@@ -33,7 +33,7 @@ PREFLIGHT_MAX_AGE_SECONDS = "600"
 
 def _encode_extra(value: Any) -> Any:
     if isinstance(value, set | frozenset):
-        return sorted(value)
+        return sorted(_encode_extra(member) if isinstance(member, Binary) else member for member in value)
     if isinstance(value, Binary):
         return base64.b64encode(value.value).decode()  # type: ignore[attr-defined]
     if isinstance(value, bytes | bytearray):

@@ -9,28 +9,44 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from chalicelib.errors import InvalidPageToken
+from chalicelib.errors import InvalidPageToken, StoreUnavailable
+from chalicelib.settings import SERVICE_NAME
+
+logger = Logger(service=SERVICE_NAME, child=True)
 
 Position = dict[str, Any]
 
 
 class PageTokenCodec:
-    def __init__(self, secret: str, ttl_seconds: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt="energy-metrics-page-token")
+    """Signs with the current secret, fetched per use (its provider caches), so a rotation
+    takes effect in running containers too."""
+
+    def __init__(self, secret: str | Callable[[], str], ttl_seconds: int) -> None:
+        self._secret = secret if callable(secret) else (lambda: secret)
         self._ttl_seconds = ttl_seconds
 
+    def _serializer(self) -> URLSafeTimedSerializer:
+        try:
+            secret = self._secret()
+        except Exception as error:
+            logger.exception("Page-token secret unavailable")
+            raise StoreUnavailable() from error
+        return URLSafeTimedSerializer(secret, salt="energy-metrics-page-token")
+
     def encode(self, endpoint: str, query: Mapping[str, Any], position: Position) -> str:
-        return self._serializer.dumps({"e": endpoint, "q": query_digest(query), "p": position})
+        return self._serializer().dumps({"e": endpoint, "q": query_digest(query), "p": position})
 
     def decode(self, token: str, endpoint: str, query: Mapping[str, Any]) -> Position:
         """Return the position to resume from, or raise :class:`InvalidPageToken`."""
+        serializer = self._serializer()
         try:
-            payload = self._serializer.loads(token, max_age=self._ttl_seconds)
+            payload = serializer.loads(token, max_age=self._ttl_seconds)
         except SignatureExpired:
             raise InvalidPageToken(
                 "next_token has expired. Start again from the first page (omit next_token)."

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -23,6 +25,8 @@ from chalicelib.timestamps import InvalidInstant, TimeRange, format_instant, par
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
 MAX_FIELDS = 32
+DEFAULT_MAX_POINTS = 1000
+MAX_POINTS = 5000
 SITE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:#@-]{0,127}$"
 FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
 
@@ -51,6 +55,14 @@ def _split_fields(value: Any) -> Any:
     return value
 
 
+def _whole_number(value: Any) -> Any:
+    """Query strings are text: accept plain digits only (not '5.0', '1_0' or ' 5')."""
+    if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,9}", value):
+        raise PydanticCustomError("int_parsing", "not a whole number")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 SiteId = Annotated[
     str,
     Field(pattern=SITE_ID_PATTERN, description="1-128 of A-Z a-z 0-9 _ . : # @ -, starting with a letter or digit"),
@@ -58,6 +70,21 @@ SiteId = Annotated[
 FieldName = Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]
 StartInstant = Annotated[datetime, _instant(end_of_range=False)]
 EndInstant = Annotated[datetime, _instant(end_of_range=True)]
+
+
+def _time_zone(value: Any) -> Any:
+    if not isinstance(value, str) or not value or len(value) > 64:
+        raise PydanticCustomError("tz", "tz must be an IANA time zone name such as Europe/Berlin")
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise PydanticCustomError(
+            "tz", "'{tz}' is not an IANA time zone name such as Europe/Berlin or UTC", {"tz": value}
+        ) from None
+    return value
+
+
+TimeZoneName = Annotated[str, BeforeValidator(_time_zone)]
 FieldList = Annotated[tuple[FieldName, ...], BeforeValidator(_split_fields), Field(min_length=1, max_length=MAX_FIELDS)]
 
 
@@ -67,7 +94,7 @@ class _PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     site_id: SiteId
-    limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    limit: WholeNumber = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     order: Literal["asc", "desc"] = "asc"
     fields: FieldList | None = None
     next_token: str | None = Field(default=None, min_length=1, max_length=4096)
@@ -106,12 +133,26 @@ class _PageQuery(BaseModel):
 class RecordsQuery(_PageQuery):
     start_time: StartInstant
     end_time: EndInstant
+    resolution: Literal["raw", "5m", "15m", "1h", "1d", "auto"] = "raw"
+    tz: TimeZoneName = "UTC"
+    max_points: WholeNumber = Field(default=DEFAULT_MAX_POINTS, ge=1, le=MAX_POINTS)
+
+    @model_validator(mode="after")
+    def _aggregates_are_not_paginated(self) -> RecordsQuery:
+        if self.resolution != "raw" and self.next_token is not None:
+            raise PydanticCustomError(
+                "aggregate_token", "next_token applies to resolution=raw only; aggregated answers are never paged"
+            )
+        return self
 
 
 class AnomaliesQuery(_PageQuery):
     start_time: StartInstant | None = None
     end_time: EndInstant | None = None
 
+
+# Our own messages already name the value and the accepted forms; pydantic's need the parameter name.
+_COMPLETE_MESSAGES = frozenset({"instant", "fields", "tz"})
 
 QueryModel = TypeVar("QueryModel", bound=_PageQuery)
 
@@ -129,6 +170,8 @@ def _describe(model: type[_PageQuery], detail: Any) -> ParameterError:
     kind = detail["type"]
     if kind == "time_range":
         return ParameterError("start_time", detail["msg"])
+    if kind == "aggregate_token":
+        return ParameterError("next_token", detail["msg"])
     parameter = str(location[0]) if location else "query"
     if kind == "extra_forbidden":
         allowed = ", ".join(model.model_fields)
@@ -143,6 +186,12 @@ def _describe(model: type[_PageQuery], detail: Any) -> ParameterError:
         return ParameterError(parameter, f"'{detail['input']}' is not a valid attribute name")
     if parameter == "limit" and kind in ("int_parsing", "greater_than_equal", "less_than_equal"):
         return ParameterError(parameter, f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
+    if parameter == "resolution" and kind == "literal_error":
+        return ParameterError(parameter, "resolution must be one of raw, 5m, 15m, 1h, 1d, auto")
+    if parameter == "max_points" and kind in ("int_parsing", "greater_than_equal", "less_than_equal"):
+        return ParameterError(parameter, f"max_points must be a whole number from 1 to {MAX_POINTS}")
     if parameter == "order":
         return ParameterError(parameter, "order must be 'asc' or 'desc'")
+    if kind in _COMPLETE_MESSAGES:
+        return ParameterError(parameter, detail["msg"])
     return ParameterError(parameter, f"{parameter}: {detail['msg']}")

@@ -10,7 +10,6 @@ page is peeked so the last page reliably says ``next_token: null``.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,9 +41,9 @@ ANOMALIES_ENDPOINT = "/anomalies"
 # Upper bound on DynamoDB calls for one page (each reads at most 1 MB); reached only by the
 # no-index anomaly fallback on a huge partition, which then returns a short page and a token.
 MAX_QUERIES_PER_PAGE = 25
+FALLBACK_QUERY_LIMIT = 1000
 INDEX_RECHECK_SECONDS = 60.0
 _SECOND_LENGTH = 19
-_SECOND = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 
 @dataclass(frozen=True)
@@ -85,6 +84,14 @@ class _Plan:
             else:
                 upper = second + ABOVE_ANY_SUFFIX if upper is None else min(upper, second + ABOVE_ANY_SUFFIX)
         return SortKeyCondition(self.sort_attribute, lower, upper)
+
+    def start_key(self, key: dict[str, str]) -> dict[str, str]:
+        """A saved DynamoDB position, adapted to this plan's table or index."""
+        if not self.use_anomaly_index:
+            return {TIMESTAMP: key[TIMESTAMP]}
+        if ANOMALY_AT in key:
+            return dict(key)
+        return {**key, ANOMALY_AT: _sortable(key[TIMESTAMP])}
 
     def second_of(self, item_or_key: dict[str, Any]) -> str:
         value = item_or_key[self.sort_attribute]
@@ -156,12 +163,14 @@ class ReadingService:
             pending.clear()
             return None
 
-        start_key: dict[str, str] | None = None
+        start_key = None if position is None or "k" not in position else plan.start_key(position["k"])
         sort_key = plan.sort_key_from(position, ascending)
         for _ in range(self._max_queries_per_page):
             # Enough to fill the page and peek past it; and at least double a second still
             # being read, so a second holding many readings costs few calls, not one per item.
             wanted = max(1, limit + 1 + skip - len(page) - len(pending), 2 * len(pending))
+            if plan.only_anomalies:
+                wanted = max(wanted, FALLBACK_QUERY_LIMIT)  # Limit counts items read, not matches
             result = self._store.query(
                 PartitionQuery(
                     site_id=query.site_id,
@@ -189,18 +198,27 @@ class ReadingService:
                 return page, (place_pending() if pending else None)
             if pending and plan.second_of(start_key) != pending_second and (resume := place_pending()) is not None:
                 return page, resume
-        # Query budget spent (only the filtered fallback gets here): resume where reading stopped.
+        # Query budget spent (only the filtered fallback, or a second holding a vast number of
+        # readings, gets here): resume where reading stopped.
         if pending:
             return page, {"s": pending_second, "n": skip}
         assert start_key is not None
-        return page, {"s": plan.second_of(start_key), "n": 0}
+        # Nothing of this second was kept, so continuing after DynamoDB's own key loses nothing
+        # and guarantees progress even inside one second.
+        return page, {"s": plan.second_of(start_key), "n": 0, "k": start_key}
 
     def _resume_position(self, endpoint: str, query: _PageQuery) -> Position | None:
         if query.next_token is None:
             return None
         position = self._tokens.decode(query.next_token, endpoint, query.identity())
-        second, skip = position.get("s"), position.get("n")
-        if not (isinstance(second, str) and _SECOND.fullmatch(second) and isinstance(skip, int) and skip >= 0):
+        second, skip, key = position.get("s"), position.get("n"), position.get("k", {TIMESTAMP: ""})
+        valid_key = (
+            isinstance(key, dict)
+            and TIMESTAMP in key
+            and set(key) <= {TIMESTAMP, ANOMALY_AT}
+            and all(isinstance(value, str) for value in key.values())
+        )
+        if not (isinstance(second, str) and len(second) <= 64 and isinstance(skip, int) and skip >= 0 and valid_key):
             raise InvalidPageToken("next_token is not valid.")
         return position
 
@@ -211,6 +229,13 @@ def _in_range(item: RawItem, time_range: TimeRange) -> bool:
         return time_range.contains(parse_stored_instant(item[TIMESTAMP]["S"]))
     except (ValueError, OverflowError):
         return True  # an unparseable legacy key inside the key range: show it rather than hide it
+
+
+def _sortable(stored_timestamp: str) -> str:
+    try:
+        return format_sortable_instant(parse_stored_instant(stored_timestamp))
+    except (ValueError, OverflowError):
+        raise InvalidPageToken("next_token is not valid.") from None
 
 
 def _instant_order(item: RawItem) -> tuple[str, str]:

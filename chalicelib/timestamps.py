@@ -47,8 +47,8 @@ def parse_query_bound(text: str, *, end_of_range: bool) -> datetime:
     if _DATE_ONLY.fullmatch(candidate):
         try:
             day = date.fromisoformat(candidate)
-        except ValueError as error:
-            raise InvalidInstant(f"'{text}' is not a valid date: {error}") from None
+        except ValueError:
+            raise InvalidInstant(f"'{text}' is not a valid calendar date") from None
         if end_of_range:
             return datetime.combine(day, time.max, tzinfo=UTC)
         return datetime.combine(day, time.min, tzinfo=UTC)
@@ -64,8 +64,8 @@ def parse_reading_instant(text: str) -> datetime:
         raise InvalidInstant(f"'{text}' is not an ISO-8601 date-time such as 2025-02-17T08:30:00Z")
     try:
         return parse_stored_instant(candidate.upper().replace(" ", "T", 1))
-    except (ValueError, OverflowError) as error:
-        raise InvalidInstant(f"'{text}' is not a valid date-time: {error}") from None
+    except (ValueError, OverflowError):
+        raise InvalidInstant(f"'{text}' is not a valid date-time (check the day, hour and offset)") from None
 
 
 def format_instant(instant: datetime) -> str:

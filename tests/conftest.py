@@ -163,6 +163,17 @@ def make_api(backend: Backend) -> Iterator[ApiFactory]:
 
 
 @pytest.fixture
+def dynalite_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    yield from _open_backend(request, "dynalite", with_indexes=True)
+
+
+@pytest.fixture
+def make_dynalite_api(dynalite_backend: Backend) -> Iterator[ApiFactory]:
+    """Like ``make_api``, on the local server only: for data sets too large for moto's speed."""
+    yield from _api_factory(dynalite_backend)
+
+
+@pytest.fixture
 def api(make_api: ApiFactory) -> Client:
     return make_api()
 

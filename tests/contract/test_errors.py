@@ -61,7 +61,7 @@ def test_start_after_end_is_rejected(backend: Backend, api):
     }
 
 
-@pytest.mark.parametrize("limit", ["0", "1001", "-5", "ten", "2.5", ""])
+@pytest.mark.parametrize("limit", ["0", "1001", "-5", "ten", "2.5", "", "5.0", "1_0", " 5"])
 def test_limit_out_of_range_is_rejected(backend: Backend, api, limit: str):
     response = get(api, "/records", limit=limit, **VALID)
 

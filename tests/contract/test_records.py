@@ -181,6 +181,14 @@ def test_binary_and_set_attributes_become_plain_json(backend: Backend, api):
     assert item["phase_voltages"] == [229, 230.1]
 
 
+def test_binary_set_attribute_becomes_sorted_base64_strings(backend: Backend, api):
+    backend.put(reading(frames={b"\x02", b"\x01"}))
+
+    item = get(api, "/records", **DAY).json_body["items"][0]
+
+    assert item["frames"] == ["AQ==", "Ag=="]
+
+
 def test_fields_returns_only_those_attributes_and_the_keys(backend: Backend, api):
     backend.put(reading())
 

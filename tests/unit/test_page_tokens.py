@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from chalicelib.errors import InvalidPageToken
+from chalicelib.errors import InvalidPageToken, StoreUnavailable
 from chalicelib.page_tokens import PageTokenCodec, query_digest
 
 SECRET = "k" * 40
@@ -42,3 +42,21 @@ def test_signed_payload_of_the_wrong_shape_is_rejected():
 
     with pytest.raises(InvalidPageToken, match="not valid"):
         PageTokenCodec(SECRET, 3600).decode(forged_by_key_holder, "/records", QUERY)
+
+
+def test_rotated_secret_invalidates_earlier_tokens():
+    current = {"secret": "a" * 40}
+    codec = PageTokenCodec(lambda: current["secret"], 3600)
+    token = codec.encode("/records", QUERY, {"s": "x", "n": 0})
+    current["secret"] = "b" * 40
+
+    with pytest.raises(InvalidPageToken, match="not valid"):
+        codec.decode(token, "/records", QUERY)
+
+
+def test_unavailable_secret_is_a_retryable_error():
+    def missing_secret() -> str:
+        raise RuntimeError("parameter not found")
+
+    with pytest.raises(StoreUnavailable):
+        PageTokenCodec(missing_secret, 3600).encode("/records", QUERY, {"s": "x", "n": 0})

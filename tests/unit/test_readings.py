@@ -109,3 +109,31 @@ def test_a_second_holding_many_readings_is_walked_to_the_end(moto_backend: Backe
             break
 
     assert seen == [format_instant(parse_stored_instant(timestamp)) for timestamp in stored]
+
+
+def test_walk_progresses_when_a_second_is_full_of_readings_outside_the_range(moto_backend: Backend):
+    stored = [f"2025-02-17T10:00:00.{n:03d}Z" for n in range(60)] + ["2025-02-17T10:00:01Z"]
+    moto_backend.put(*(reading(timestamp=timestamp) for timestamp in stored))
+    service = service_over(moto_backend, max_queries_per_page=2)
+    seen: list[str] = []
+    token = None
+
+    for _ in range(40):
+        page = service.list_records(
+            RecordsQuery.model_validate(
+                {
+                    "site_id": "site_1",
+                    "start_time": "2025-02-17T10:00:00.999Z",
+                    "end_time": "2025-02-17",
+                    "limit": 1,
+                    "next_token": token,
+                }
+            )
+        )
+        seen += [item["timestamp"] for item in page.items]
+        token = page.next_token
+        if token is None:
+            break
+
+    assert seen == ["2025-02-17T10:00:01Z"]
+    assert token is None
