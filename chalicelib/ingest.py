@@ -37,7 +37,15 @@ from chalicelib.queries import FIELD_NAME_PATTERN, SITE_ID_PATTERN
 from chalicelib.rollups import DAY, RollupMaintainer, RollupStore, floor_to
 from chalicelib.settings import SERVICE_NAME
 from chalicelib.store import ReadingStore, translate_errors
-from chalicelib.tables import ANOMALY_AT, ANOMALY_FLAG, SITE_ID, TIMESTAMP
+from chalicelib.tables import (
+    ANOMALY_AT,
+    ANOMALY_FLAG,
+    ANOMALY_METRICS,
+    ANOMALY_SEVERITY,
+    SEVERITY_INDEXES,
+    SITE_ID,
+    TIMESTAMP,
+)
 from chalicelib.timestamps import InvalidInstant, format_instant, format_sortable_instant, parse_reading_instant
 
 if TYPE_CHECKING:
@@ -346,9 +354,13 @@ def mark_anomalous(item: dict[str, Any], instant: datetime, anomalies: list[Anom
     worst = max(anomalies, key=lambda anomaly: anomaly.score)
     item[ANOMALY_FLAG] = {"BOOL": True}
     item[ANOMALY_AT] = {"S": format_sortable_instant(instant)}
-    item["anomaly_severity"] = {"S": worst.severity}
+    item[ANOMALY_SEVERITY] = {"S": worst.severity}
     item["anomaly_score"] = {"N": str(worst.score)}
     item["anomalies"] = {"L": [anomaly.to_attribute() for anomaly in anomalies]}
+    item[ANOMALY_METRICS] = {"SS": sorted({anomaly.metric for anomaly in anomalies})}
+    for threshold, index in SEVERITY_INDEXES.items():
+        if severity_rank(worst.severity) >= severity_rank(threshold):
+            item[index.sort_key] = item[ANOMALY_AT]
 
 
 class IngestService:

@@ -149,6 +149,8 @@ class RecordsQuery(_PageQuery):
 class AnomaliesQuery(_PageQuery):
     start_time: StartInstant | None = None
     end_time: EndInstant | None = None
+    min_severity: Literal["low", "medium", "high", "critical"] | None = None
+    metric: FieldName | None = None
 
 
 # Our own messages already name the value and the accepted forms; pydantic's need the parameter name.
@@ -165,6 +167,17 @@ def parse_query(model: type[QueryModel], parameters: Mapping[str, str]) -> Query
         raise InvalidParameters([_describe(model, detail) for detail in error.errors()]) from None
 
 
+# What each parameter accepts, said once: used whenever its value is malformed or out of range.
+_ACCEPTS = {
+    "site_id": "site_id must be 1-128 characters of A-Z a-z 0-9 _ . : # @ -, starting with a letter or digit",
+    "limit": f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}",
+    "max_points": f"max_points must be a whole number from 1 to {MAX_POINTS}",
+    "resolution": "resolution must be one of raw, 5m, 15m, 1h, 1d, auto",
+    "min_severity": "min_severity must be one of low, medium, high, critical",
+    "order": "order must be 'asc' or 'desc'",
+}
+
+
 def _describe(model: type[_PageQuery], detail: Any) -> ParameterError:
     location = detail["loc"]
     kind = detail["type"]
@@ -178,20 +191,10 @@ def _describe(model: type[_PageQuery], detail: Any) -> ParameterError:
         return ParameterError(parameter, f"unknown parameter; allowed parameters are: {allowed}")
     if kind == "missing":
         return ParameterError(parameter, f"{parameter} is required")
-    if parameter == "site_id" and kind == "string_pattern_mismatch":
-        return ParameterError(
-            parameter, "site_id must be 1-128 characters of A-Z a-z 0-9 _ . : # @ -, starting with a letter or digit"
-        )
-    if parameter == "fields" and kind == "string_pattern_mismatch":
+    if parameter in _ACCEPTS:
+        return ParameterError(parameter, _ACCEPTS[parameter])
+    if parameter in ("fields", "metric") and kind == "string_pattern_mismatch":
         return ParameterError(parameter, f"'{detail['input']}' is not a valid attribute name")
-    if parameter == "limit" and kind in ("int_parsing", "greater_than_equal", "less_than_equal"):
-        return ParameterError(parameter, f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}")
-    if parameter == "resolution" and kind == "literal_error":
-        return ParameterError(parameter, "resolution must be one of raw, 5m, 15m, 1h, 1d, auto")
-    if parameter == "max_points" and kind in ("int_parsing", "greater_than_equal", "less_than_equal"):
-        return ParameterError(parameter, f"max_points must be a whole number from 1 to {MAX_POINTS}")
-    if parameter == "order":
-        return ParameterError(parameter, "order must be 'asc' or 'desc'")
     if kind in _COMPLETE_MESSAGES:
         return ParameterError(parameter, detail["msg"])
     return ParameterError(parameter, f"{parameter}: {detail['msg']}")

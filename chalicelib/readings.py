@@ -23,7 +23,15 @@ from chalicelib.page_tokens import PageTokenCodec, Position
 from chalicelib.queries import AnomaliesQuery, RecordsQuery, _PageQuery
 from chalicelib.settings import SERVICE_NAME
 from chalicelib.store import PartitionQuery, RawItem, ReadingStore, SortKeyCondition
-from chalicelib.tables import ANOMALY_AT, TIMESTAMP
+from chalicelib.tables import (
+    ANOMALY_AT,
+    ANOMALY_INDEX,
+    SEVERITY_INDEXES,
+    SEVERITY_LEVELS,
+    TIMESTAMP,
+    IndexDefinition,
+    anomaly_index_for,
+)
 from chalicelib.timestamps import (
     ABOVE_ANY_SUFFIX,
     TimeRange,
@@ -42,6 +50,9 @@ ANOMALIES_ENDPOINT = "/anomalies"
 # no-index anomaly fallback on a huge partition, which then returns a short page and a token.
 MAX_QUERIES_PER_PAGE = 25
 FALLBACK_QUERY_LIMIT = 1000
+_POSITION_KEYS = frozenset(
+    {TIMESTAMP, ANOMALY_INDEX.sort_key, *(index.sort_key for index in SEVERITY_INDEXES.values())}
+)
 INDEX_RECHECK_SECONDS = 60.0
 _SECOND_LENGTH = 19
 
@@ -71,8 +82,15 @@ class _Plan:
     sort_attribute: str
     lower: str | None
     upper: str | None
-    use_anomaly_index: bool = False
+    index: IndexDefinition | None = None
     only_anomalies: bool = False
+    anomaly_metric: str | None = None
+    severities: tuple[str, ...] | None = None
+
+    @property
+    def filtered(self) -> bool:
+        """DynamoDB's Limit counts items read, and a filter may drop most of them."""
+        return self.only_anomalies or self.anomaly_metric is not None
 
     def sort_key_from(self, position: Position | None, ascending: bool) -> SortKeyCondition:
         """The key condition, narrowed to start at the resumed second."""
@@ -87,11 +105,10 @@ class _Plan:
 
     def start_key(self, key: dict[str, str]) -> dict[str, str]:
         """A saved DynamoDB position, adapted to this plan's table or index."""
-        if not self.use_anomaly_index:
+        if self.index is None:
             return {TIMESTAMP: key[TIMESTAMP]}
-        if ANOMALY_AT in key:
-            return dict(key)
-        return {**key, ANOMALY_AT: _sortable(key[TIMESTAMP])}
+        index_key = self.index.sort_key
+        return {TIMESTAMP: key[TIMESTAMP], index_key: key.get(index_key) or _sortable(key[TIMESTAMP])}
 
     def second_of(self, item_or_key: dict[str, Any]) -> str:
         value = item_or_key[self.sort_attribute]
@@ -111,7 +128,7 @@ class ReadingService:
         self._tokens = tokens
         self._max_queries_per_page = max_queries_per_page
         self._clock = clock
-        self._index_unavailable_until = float("-inf")
+        self._index_unavailable_until: dict[str, float] = {}
 
     def list_records(self, query: RecordsQuery) -> Page:
         """Readings of one site whose instant lies in the inclusive range, in time order."""
@@ -120,18 +137,26 @@ class ReadingService:
 
     def list_anomalies(self, query: AnomaliesQuery) -> Page:
         """Anomalous readings of one site, from the sparse index when it is serving."""
-        if self._clock() >= self._index_unavailable_until:
+        index = anomaly_index_for(query.min_severity)
+        if self._clock() >= self._index_unavailable_until.get(index.name, float("-inf")):
             lower, upper = query.time_range.sortable_bounds()
+            plan = _Plan(index.sort_key, lower, upper, index=index, anomaly_metric=query.metric)
             try:
-                return self._page(ANOMALIES_ENDPOINT, query, _Plan(ANOMALY_AT, lower, upper, use_anomaly_index=True))
+                return self._page(ANOMALIES_ENDPOINT, query, plan)
             except IndexUnavailable as error:
-                self._index_unavailable_until = self._clock() + INDEX_RECHECK_SECONDS
+                self._index_unavailable_until[index.name] = self._clock() + INDEX_RECHECK_SECONDS
                 logger.warning(
                     "Anomaly index unavailable; answering from the base table with a filter",
-                    extra={"reason": str(error)},
+                    extra={"index": index.name, "reason": str(error)},
                 )
         lower, upper = query.time_range.sort_key_bounds()
-        return self._page(ANOMALIES_ENDPOINT, query, _Plan(TIMESTAMP, lower, upper, only_anomalies=True))
+        severities = None
+        if query.min_severity not in (None, "low"):
+            severities = SEVERITY_LEVELS[SEVERITY_LEVELS.index(query.min_severity) :]
+        fallback = _Plan(
+            TIMESTAMP, lower, upper, only_anomalies=True, anomaly_metric=query.metric, severities=severities
+        )
+        return self._page(ANOMALIES_ENDPOINT, query, fallback)
 
     def _page(self, endpoint: str, query: RecordsQuery | AnomaliesQuery, plan: _Plan) -> Page:
         position = self._resume_position(endpoint, query)
@@ -169,8 +194,8 @@ class ReadingService:
             # Enough to fill the page and peek past it; and at least double a second still
             # being read, so a second holding many readings costs few calls, not one per item.
             wanted = max(1, limit + 1 + skip - len(page) - len(pending), 2 * len(pending))
-            if plan.only_anomalies:
-                wanted = max(wanted, FALLBACK_QUERY_LIMIT)  # Limit counts items read, not matches
+            if plan.filtered:
+                wanted = max(wanted, FALLBACK_QUERY_LIMIT)
             result = self._store.query(
                 PartitionQuery(
                     site_id=query.site_id,
@@ -179,8 +204,10 @@ class ReadingService:
                     limit=wanted,
                     exclusive_start_key=start_key,
                     projection=query.projection,
-                    use_anomaly_index=plan.use_anomaly_index,
+                    index=plan.index,
                     only_anomalies=plan.only_anomalies,
+                    anomaly_metric=plan.anomaly_metric,
+                    severities=plan.severities,
                 )
             )
             for item in result.items:
@@ -215,7 +242,7 @@ class ReadingService:
         valid_key = (
             isinstance(key, dict)
             and TIMESTAMP in key
-            and set(key) <= {TIMESTAMP, ANOMALY_AT}
+            and set(key) <= _POSITION_KEYS
             and all(isinstance(value, str) for value in key.values())
         )
         if not (isinstance(second, str) and len(second) <= 64 and isinstance(skip, int) and skip >= 0 and valid_key):
@@ -248,6 +275,6 @@ def _instant_order(item: RawItem) -> tuple[str, str]:
 
 def to_public_item(item: RawItem) -> dict[str, Any]:
     """A plain-JSON reading: numbers stay exact ``Decimal``, the timestamp is canonical."""
-    public = {name: _deserializer.deserialize(value) for name, value in item.items() if name != ANOMALY_AT}
+    public = {name: _deserializer.deserialize(value) for name, value in item.items() if not name.startswith(ANOMALY_AT)}
     public[TIMESTAMP] = normalise_stored_timestamp(public[TIMESTAMP])
     return public

@@ -16,7 +16,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import IndexUnavailable, StoreUnavailable
 from chalicelib.settings import SERVICE_NAME
-from chalicelib.tables import ANOMALY_AT, ANOMALY_FLAG, ANOMALY_INDEX, SITE_ID, TIMESTAMP
+from chalicelib.tables import (
+    ANOMALY_FLAG,
+    ANOMALY_INDEX,
+    ANOMALY_METRICS,
+    ANOMALY_SEVERITY,
+    SITE_ID,
+    TIMESTAMP,
+    IndexDefinition,
+)
 from chalicelib.timestamps import TimeRange, parse_stored_instant
 
 if TYPE_CHECKING:
@@ -60,8 +68,10 @@ class PartitionQuery:
     limit: int = 100
     exclusive_start_key: dict[str, str] | None = None
     projection: tuple[str, ...] | None = None
-    use_anomaly_index: bool = False
+    index: IndexDefinition | None = None
     only_anomalies: bool = False
+    anomaly_metric: str | None = None
+    severities: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -79,7 +89,7 @@ class ReadingStore:
         self.items_read = 0
 
     def query(self, request: PartitionQuery) -> QueryPage:
-        with translate_errors(self._retry_after_seconds, index_query=request.use_anomaly_index):
+        with translate_errors(self._retry_after_seconds, index_query=request.index is not None):
             response = self._client.query(**self._query_arguments(request))
         self.items_read += response.get("ScannedCount", 0)
         return QueryPage(
@@ -146,15 +156,15 @@ class ReadingStore:
             "ScanIndexForward": request.ascending,
             "Limit": request.limit,
         }
-        if request.use_anomaly_index:
-            arguments["IndexName"] = ANOMALY_INDEX.name
-        if request.only_anomalies:
-            # Only used when the sparse index is unavailable: reads and discards normal readings.
-            names["#anomaly"] = ANOMALY_FLAG
-            values[":true"] = {"BOOL": True}
-            arguments["FilterExpression"] = "#anomaly = :true"
+        if request.index is not None:
+            arguments["IndexName"] = request.index.name
+        filters = _filters(request, names, values)
+        if filters:
+            arguments["FilterExpression"] = " AND ".join(filters)
         if request.projection is not None:
-            key_attributes = (SITE_ID, TIMESTAMP, ANOMALY_AT) if request.use_anomaly_index else (SITE_ID, TIMESTAMP)
+            key_attributes = (
+                (SITE_ID, TIMESTAMP) if request.index is None else (SITE_ID, TIMESTAMP, request.index.sort_key)
+            )
             projected = dict.fromkeys((*key_attributes, *request.projection))
             placeholders = []
             for position, name in enumerate(projected):
@@ -169,6 +179,27 @@ class ReadingStore:
         arguments["ExpressionAttributeNames"] = names
         arguments["ExpressionAttributeValues"] = values
         return arguments
+
+
+def _filters(request: PartitionQuery, names: dict[str, str], values: dict[str, Any]) -> list[str]:
+    """Filter conditions; each is used only where no index can answer the question."""
+    filters = []
+    if request.only_anomalies:
+        # Only used when the sparse index is unavailable: reads and discards normal readings.
+        names["#anomaly"] = ANOMALY_FLAG
+        values[":true"] = {"BOOL": True}
+        filters.append("#anomaly = :true")
+    if request.severities is not None:
+        names["#severity"] = ANOMALY_SEVERITY
+        for number, severity in enumerate(request.severities):
+            values[f":sev{number}"] = {"S": severity}
+        filters.append(f"#severity IN ({', '.join(f':sev{n}' for n in range(len(request.severities)))})")
+    if request.anomaly_metric is not None:
+        # No index per metric: among anomalies only, keep those that name this metric.
+        names["#metrics"] = ANOMALY_METRICS
+        values[":metric"] = {"S": request.anomaly_metric}
+        filters.append("contains(#metrics, :metric)")
+    return filters
 
 
 def _instant_in(item: RawItem, time_range: TimeRange) -> bool:

@@ -18,6 +18,8 @@ SITE_ID = "site_id"
 TIMESTAMP = "timestamp"
 ANOMALY_FLAG = "anomaly"
 ANOMALY_AT = "anomaly_at"
+ANOMALY_SEVERITY = "anomaly_severity"
+ANOMALY_METRICS = "anomaly_metrics"
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,25 @@ class TableDefinition:
 
 
 ANOMALY_INDEX = IndexDefinition(name="anomalies-by-site", partition_key=SITE_ID, sort_key=ANOMALY_AT)
-READINGS_TABLE = TableDefinition(partition_key=SITE_ID, sort_key=TIMESTAMP, indexes=(ANOMALY_INDEX,))
+# One more sparse index per severity threshold: ``anomaly_at_high_up`` exists only on anomalies
+# of severity high or critical, so ``min_severity=high`` is a Query that reads nothing it drops.
+SEVERITY_LEVELS = ("low", "medium", "high", "critical")
+SEVERITY_INDEXES = {
+    severity: IndexDefinition(
+        name=f"anomalies-{severity}-up-by-site", partition_key=SITE_ID, sort_key=f"{ANOMALY_AT}_{severity}_up"
+    )
+    for severity in SEVERITY_LEVELS[1:]
+}
+READINGS_TABLE = TableDefinition(
+    partition_key=SITE_ID, sort_key=TIMESTAMP, indexes=(ANOMALY_INDEX, *SEVERITY_INDEXES.values())
+)
+
+
+def anomaly_index_for(min_severity: str | None) -> IndexDefinition:
+    """The smallest sparse index holding every anomaly at or above ``min_severity``."""
+    return SEVERITY_INDEXES.get(min_severity or "low", ANOMALY_INDEX)
+
+
 # Hourly and daily aggregates: one partition per site and resolution ("site_1#1h"), sorted by bucket.
 ROLLUPS_TABLE = TableDefinition(partition_key="series", sort_key="bucket_start", indexes=())
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Backend
+from tests.contract.test_anomalies import RecordingClient
 from tests.helpers import PROBLEM_JSON, get
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -301,3 +302,44 @@ def test_a_cloudy_noon_is_compared_with_cloudy_days_only(backend: Backend, api):
     response = post(api, [new_reading("2025-02-17T12:00:00Z", energy_generated_kwh=3.1, weather_condition="cloudy")])
 
     assert response.json_body["anomalies"] == 0
+
+
+def anomalies_of_each_severity(api) -> None:
+    post(
+        api,
+        [
+            new_reading("2025-02-17T10:00:00Z", humidity_percent=101),  # medium
+            new_reading("2025-02-17T11:00:00Z", temperature_c=61.5),  # high
+            new_reading("2025-02-17T12:00:00Z", temperature_c=100),  # critical
+            new_reading("2025-02-17T13:00:00Z", energy_generated_kwh=-2),  # high
+            new_reading("2025-02-17T14:00:00Z"),  # normal
+        ],
+    )
+
+
+def test_min_severity_is_served_by_its_own_sparse_index(backend: Backend, make_api):
+    anomalies_of_each_severity(make_api())
+    recording = RecordingClient(backend.client)
+    api = make_api(client=recording)
+
+    response = get(api, "/anomalies", site_id="site_1", min_severity="high")
+
+    assert [item["timestamp"][11:13] for item in response.json_body["items"]] == ["11", "12", "13"]
+    assert [request["IndexName"] for request, _ in recording.queries] == ["anomalies-high-up-by-site"]
+    assert sum(answer["ScannedCount"] for _, answer in recording.queries) == 3
+
+
+def test_metric_filter_returns_only_anomalies_of_that_metric(backend: Backend, api):
+    anomalies_of_each_severity(api)
+
+    response = get(api, "/anomalies", site_id="site_1", metric="temperature_c")
+
+    assert [item["timestamp"][11:13] for item in response.json_body["items"]] == ["11", "12"]
+
+
+def test_min_severity_without_the_indexes_filters_the_partition(backend_without_index: Backend, api_without_index):
+    anomalies_of_each_severity(api_without_index)
+
+    response = get(api_without_index, "/anomalies", site_id="site_1", min_severity="critical")
+
+    assert [item["timestamp"][11:13] for item in response.json_body["items"]] == ["12"]

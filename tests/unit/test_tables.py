@@ -9,7 +9,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.tables import ANOMALY_INDEX, READINGS_TABLE, ensure_table
+from chalicelib.tables import READINGS_TABLE, ensure_table
+
+ALL_INDEXES = [index.name for index in READINGS_TABLE.indexes]
 
 
 @pytest.fixture
@@ -36,11 +38,11 @@ def test_create_request_keeps_the_existing_key_schema():
     ]
 
 
-def test_missing_table_is_created_with_the_anomaly_index(client: Any):
+def test_missing_table_is_created_with_the_anomaly_indexes(client: Any):
     actions = ensure_table(client, "EnergyMetrics")
 
     assert actions == ["created table EnergyMetrics"]
-    assert index_names(client, "EnergyMetrics") == [ANOMALY_INDEX.name]
+    assert index_names(client, "EnergyMetrics") == ALL_INDEXES
 
 
 def test_existing_table_without_index_gets_it_added(client: Any):
@@ -48,8 +50,8 @@ def test_existing_table_without_index_gets_it_added(client: Any):
 
     actions = ensure_table(client, "EnergyMetrics")
 
-    assert actions == ["started building index anomalies-by-site on EnergyMetrics"]
-    assert index_names(client, "EnergyMetrics") == [ANOMALY_INDEX.name]
+    assert actions == [f"started building index {name} on EnergyMetrics" for name in ALL_INDEXES]
+    assert index_names(client, "EnergyMetrics") == ALL_INDEXES
 
 
 def test_provisioned_table_gets_index_throughput(client: Any):
