@@ -11,7 +11,7 @@ from chalice.app import Request
 from chalicelib.context import current_context
 from chalicelib.http import as_problem, handle_errors, ingest_response, json_response, single_valued_parameters
 from chalicelib.ingest import Deadline, PayloadTooLarge, parse_batch
-from chalicelib.queries import AnomaliesQuery, RecordsQuery, parse_query
+from chalicelib.queries import AnomaliesQuery, RecordsQuery, SitesQuery, SummaryQuery, parse_query
 from chalicelib.service_info import check_health, describe_service
 from chalicelib.settings import SERVICE_NAME, get_settings
 
@@ -24,7 +24,7 @@ get_settings()  # a misconfigured stage fails at cold start, naming the bad vari
 ANY_CONTENT_TYPE = ["*/*"]
 INGEST_CONTENT_TYPES = ["application/json", "application/x-ndjson", "text/csv", "text/plain"]
 MAX_INGEST_BODY_BYTES = 2 * 1024 * 1024
-PUBLIC_PATHS = ("/", "/health", "/records", "/anomalies")
+PUBLIC_PATHS = ("/", "/health", "/records", "/anomalies", "/sites", "/sites/{site_id}/summary")
 
 
 def current_request() -> Request:
@@ -93,6 +93,20 @@ def anomalies() -> Response:
 def allowed_methods(path: str) -> str:
     """What a preflight may ask for on ``path``: the methods its routes serve."""
     return ", ".join(sorted(app.routes[path]))
+
+
+@app.route("/sites", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+@handle_errors
+def sites() -> Response:
+    query = parse_query(SitesQuery, single_valued_parameters(current_request()))
+    return json_response(current_context().sites.list_sites(query.limit, query.next_token))
+
+
+@app.route("/sites/{site_id}/summary", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+@handle_errors
+def site_summary(site_id: str) -> Response:
+    query = parse_query(SummaryQuery, {**single_valued_parameters(current_request()), "site_id": site_id})
+    return json_response(current_context().sites.summary(query.site_id, query.as_of, query.tz))
 
 
 @handle_errors

@@ -15,6 +15,7 @@ from chalicelib.page_tokens import PageTokenCodec
 from chalicelib.readings import ReadingService
 from chalicelib.rollups import RollupStore
 from chalicelib.settings import Settings, get_settings
+from chalicelib.sites import SiteRegistry, SiteService
 from chalicelib.store import ReadingStore
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class AppContext:
     readings: ReadingService
     ingest: IngestService
     aggregates: AggregateService
+    sites: SiteService
     cors: CorsPolicy
 
 
@@ -46,6 +48,7 @@ def create_dynamodb_client() -> DynamoDBClient:
 def build_context(settings: Settings, client: DynamoDBClient, alerts: AlertPublisher | None = None) -> AppContext:
     store = ReadingStore(client, settings.dynamodb_table, settings.retry_after_seconds)
     rollups = RollupStore(client, settings.rollups_table, settings.retry_after_seconds)
+    registry = SiteRegistry(client, settings.sites_table, settings.retry_after_seconds)
     tokens = PageTokenCodec(settings.token_secret, settings.page_token_ttl_seconds)
     if alerts is None:
         alerts = (
@@ -58,7 +61,8 @@ def build_context(settings: Settings, client: DynamoDBClient, alerts: AlertPubli
         store=store,
         readings=ReadingService(store, tokens),
         aggregates=AggregateService(store, rollups),
-        ingest=IngestService(client, store, rollups, alerts, min_alert_severity=settings.alert_min_severity),
+        sites=SiteService(registry, store, rollups, tokens),
+        ingest=IngestService(client, store, rollups, registry, alerts, min_alert_severity=settings.alert_min_severity),
         cors=CorsPolicy(settings),
     )
 

@@ -36,6 +36,7 @@ from chalicelib.errors import ApiError, ParameterError, StoreUnavailable
 from chalicelib.queries import FIELD_NAME_PATTERN, SITE_ID_PATTERN
 from chalicelib.rollups import DAY, RollupMaintainer, RollupStore, floor_to
 from chalicelib.settings import SERVICE_NAME
+from chalicelib.sites import SiteRegistry
 from chalicelib.store import ReadingStore, translate_errors
 from chalicelib.tables import (
     ANOMALY_AT,
@@ -375,6 +376,7 @@ class IngestService:
         client: DynamoDBClient,
         readings: ReadingStore,
         rollups: RollupStore,
+        registry: SiteRegistry,
         alerts: AlertPublisher,
         *,
         min_alert_severity: str = "high",
@@ -383,6 +385,7 @@ class IngestService:
         self._readings = readings
         self._rollups = rollups
         self._maintainer = RollupMaintainer(readings, rollups)
+        self._registry = registry
         self._alerts = alerts
         self._min_alert_rank = severity_rank(min_alert_severity)
 
@@ -432,6 +435,9 @@ class IngestService:
         unwritten = {item[TIMESTAMP]["S"] for item in written.unwritten}
         stored = [entry for key, entry in items.items() if key not in unwritten]
         self._maintainer.refresh((site_id, reading.timestamp) for _, reading, _, _ in stored)
+        if stored:
+            instants = [reading.timestamp for _, reading, _, _ in stored]
+            self._registry.record(site_id, min(instants), max(instants))
         result.stored += len(stored)
         result.not_stored += [_unstored(items[key][0], items[key][1]) for key in unwritten]
         for _, _reading, item, found in stored:

@@ -156,7 +156,27 @@ class AnomaliesQuery(_PageQuery):
 # Our own messages already name the value and the accepted forms; pydantic's need the parameter name.
 _COMPLETE_MESSAGES = frozenset({"instant", "fields", "tz"})
 
-QueryModel = TypeVar("QueryModel", bound=_PageQuery)
+
+class SitesQuery(BaseModel):
+    """GET /sites: the registry, a page at a time."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    limit: WholeNumber = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    next_token: str | None = Field(default=None, min_length=1, max_length=4096)
+
+
+class SummaryQuery(BaseModel):
+    """GET /sites/{site_id}/summary; ``as_of`` (default now) lets a dashboard show a past day."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    site_id: SiteId
+    tz: TimeZoneName = "UTC"
+    as_of: EndInstant | None = None
+
+
+QueryModel = TypeVar("QueryModel", bound=BaseModel)
 
 
 def parse_query(model: type[QueryModel], parameters: Mapping[str, str]) -> QueryModel:
@@ -178,7 +198,7 @@ _ACCEPTS = {
 }
 
 
-def _describe(model: type[_PageQuery], detail: Any) -> ParameterError:
+def _describe(model: type[BaseModel], detail: Any) -> ParameterError:
     location = detail["loc"]
     kind = detail["type"]
     if kind == "time_range":

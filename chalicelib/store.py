@@ -122,6 +122,20 @@ class ReadingStore:
                 return items
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def count(self, request: PartitionQuery) -> int:
+        """How many items a Query matches, without returning them."""
+        arguments = self._query_arguments(request)
+        arguments.pop("Limit")
+        arguments["Select"] = "COUNT"
+        total = 0
+        while True:
+            with translate_errors(self._retry_after_seconds, index_query=request.index is not None):
+                response = self._client.query(**arguments)
+            total += response.get("Count", 0)
+            if "LastEvaluatedKey" not in response:
+                return total
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     def describe(self) -> dict[str, str]:
         """Table and anomaly-index status, for health checks."""
         with translate_errors(self._retry_after_seconds):

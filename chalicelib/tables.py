@@ -95,6 +95,8 @@ def anomaly_index_for(min_severity: str | None) -> IndexDefinition:
 
 # Hourly and daily aggregates: one partition per site and resolution ("site_1#1h"), sorted by bucket.
 ROLLUPS_TABLE = TableDefinition(partition_key="series", sort_key="bucket_start", indexes=())
+# The site registry: one partition ("sites") sorted by site id, so listing sites is a Query.
+SITES_TABLE = TableDefinition(partition_key="registry", sort_key=SITE_ID, indexes=())
 
 
 def ensure_table(

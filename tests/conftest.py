@@ -18,7 +18,7 @@ from moto import mock_aws
 from chalicelib.batch_writes import put_items
 from chalicelib.context import AppContext, build_context, use_context
 from chalicelib.settings import Settings
-from chalicelib.tables import ANOMALY_AT, ROLLUPS_TABLE, ensure_table
+from chalicelib.tables import ANOMALY_AT, ROLLUPS_TABLE, SITES_TABLE, ensure_table
 from chalicelib.timestamps import format_sortable_instant, parse_stored_instant
 from scripts.local_dynamodb import LocalDynamoDB, free_port, local_client
 
@@ -77,6 +77,10 @@ class Backend:
     def rollups_table(self) -> str:
         return f"{self.table_name}-rollups"
 
+    @property
+    def sites_table(self) -> str:
+        return f"{self.table_name}-sites"
+
     def put(self, *items: dict[str, Any]) -> None:
         result = put_items(self.client, self.table_name, items)
         assert not result.unwritten
@@ -95,17 +99,20 @@ def _open_backend(request: pytest.FixtureRequest, name: str, with_indexes: bool)
             client = boto3.client("dynamodb", region_name="us-east-1")
             ensure_table(client, table_name, with_indexes=with_indexes)
             ensure_table(client, f"{table_name}-rollups", ROLLUPS_TABLE)
+            ensure_table(client, f"{table_name}-sites", SITES_TABLE)
             yield Backend(name, client, table_name)
         return
     server: LocalDynamoDB = request.getfixturevalue("local_dynamodb")
     client = local_client(server.endpoint_url)
     ensure_table(client, table_name, with_indexes=with_indexes)
     ensure_table(client, f"{table_name}-rollups", ROLLUPS_TABLE)
+    ensure_table(client, f"{table_name}-sites", SITES_TABLE)
     try:
         yield Backend(name, client, table_name)
     finally:
         client.delete_table(TableName=table_name)
         client.delete_table(TableName=f"{table_name}-rollups")
+        client.delete_table(TableName=f"{table_name}-sites")
 
 
 @pytest.fixture(params=BACKENDS)
@@ -143,6 +150,7 @@ def _api_factory(backend: Backend) -> Iterator[ApiFactory]:
                 "stage": "local",
                 "dynamodb_table": backend.table_name,
                 "rollups_table": backend.rollups_table,
+                "sites_table": backend.sites_table,
                 **settings,
             }
         )
