@@ -19,10 +19,14 @@ from chalicelib.rollups import HOUR, Bucket, floor_to
 
 DETECTOR_VERSION = "rules-1+robust-z-1"
 HISTORY_DAYS = 14
-MIN_HISTORY_DAYS = 5
+MIN_HISTORY_DAYS = 4
 Z_THRESHOLD = 4.0
 MAD_TO_SIGMA = 1.4826  # makes the MAD estimate the standard deviation of normal data
+WITHIN_HOUR_WEIGHT = 0.5
+RELATIVE_FLOOR = 0.1
+ABSOLUTE_FLOOR = 0.01
 STATISTICAL_METRICS = ("energy_generated_kwh", "energy_consumed_kwh")
+WEATHER_DEPENDENT = frozenset({"energy_generated_kwh"})
 SEVERITIES = ("low", "medium", "high", "critical")
 
 
@@ -101,23 +105,33 @@ def statistical_anomalies(
     hour = floor_to(instant, HOUR)
     same_hour = [bucket for bucket in history if (hour - bucket.start) % timedelta(days=1) == timedelta(0)]
     same_hour = [bucket for bucket in same_hour if timedelta(0) < hour - bucket.start <= timedelta(days=HISTORY_DAYS)]
-    if weather is not None:
-        same_weather = [bucket for bucket in same_hour if _dominant_weather(bucket) == weather]
-        if len(same_weather) >= MIN_HISTORY_DAYS:
-            same_hour = same_weather
+    same_weather = [bucket for bucket in same_hour if weather is not None and _dominant_weather(bucket) == weather]
     found: list[Anomaly] = []
     for metric in STATISTICAL_METRICS:
         value = metrics.get(metric)
+        # Generation depends on the weather: judge it only against days with the same weather.
+        history = same_weather if metric in WEATHER_DEPENDENT else same_hour
         means = [
             float(aggregate.total) / aggregate.count
-            for bucket in same_hour
+            for bucket in history
             if (aggregate := bucket.metrics.get(metric)) is not None and aggregate.count
         ]
         if value is None or len(means) < MIN_HISTORY_DAYS:
             continue
         center = median(means)
-        spread = MAD_TO_SIGMA * median(abs(mean - center) for mean in means)
-        spread = max(spread, 0.05 * abs(center), 0.001)
+        # Three floors on the spread: day-to-day variation of the hour (MAD), variation inside
+        # the hour (a single reading is compared, not an hourly mean), and a relative minimum.
+        within_hour = median(
+            float(aggregate.maximum - aggregate.minimum)
+            for bucket in history
+            if (aggregate := bucket.metrics.get(metric)) is not None and aggregate.count
+        )
+        spread = max(
+            MAD_TO_SIGMA * median(abs(mean - center) for mean in means),
+            WITHIN_HOUR_WEIGHT * within_hour,
+            RELATIVE_FLOOR * abs(center),
+            ABSOLUTE_FLOOR,
+        )
         z = (float(value) - center) / spread
         if abs(z) >= Z_THRESHOLD:
             found.append(

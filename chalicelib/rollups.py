@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.batch_writes import put_items
 from chalicelib.store import ReadingStore, translate_errors
@@ -240,12 +240,14 @@ def backfill_rollups(
     readings_table: str,
     rollups: RollupStore,
     *,
+    registry: SiteRegistryLike | None = None,
     on_scanned: Callable[[int], object] | None = None,
 ) -> int:
     """Build hourly and daily rollups for readings that predate ingest (an offline Scan).
 
     Idempotent: buckets are recomputed whole from the readings, so re-running rewrites the same
-    values. Returns the number of hourly buckets written.
+    values; the site registry, when given, learns each site's reading span. Returns the number
+    of hourly buckets written.
     """
     hourly: dict[tuple[str, datetime], Bucket] = {}
     arguments: dict[str, Any] = {"TableName": readings_table}
@@ -260,6 +262,11 @@ def backfill_rollups(
         if "LastEvaluatedKey" not in page:
             break
         arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    if registry is not None:
+        for site_id in sorted({site for site, _ in hourly}):
+            hours = [start for site, start in hourly if site == site_id]
+            first, last = _reading_span(client, readings_table, site_id, min(hours), max(hours))
+            registry.record(site_id, first, last)
     daily: dict[tuple[str, datetime], Bucket] = {}
     for (site_id, start), bucket in hourly.items():
         day = floor_to(start, DAY)
@@ -270,6 +277,21 @@ def backfill_rollups(
                 site_id, resolution, (bucket for (site, _), bucket in sorted(buckets.items()) if site == site_id)
             )
     return len(hourly)
+
+
+class SiteRegistryLike(Protocol):
+    def record(self, site_id: str, first: datetime, last: datetime) -> None: ...
+
+
+def _reading_span(
+    client: DynamoDBClient, table_name: str, site_id: str, first_hour: datetime, last_hour: datetime
+) -> tuple[datetime, datetime]:
+    """Exact first and last reading instants, from the first and last hours that hold any."""
+    store = ReadingStore(client, table_name)
+    first_items = store.read_range(site_id, TimeRange(first_hour, first_hour + HOUR - timedelta(microseconds=1)))
+    last_items = store.read_range(site_id, TimeRange(last_hour, last_hour + HOUR - timedelta(microseconds=1)))
+    instants = [parse_stored_instant(item[TIMESTAMP]["S"]) for item in first_items + last_items]
+    return min(instants), max(instants)
 
 
 def _by_site(items: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from chalicelib.backfill import ScanCheckpoint
+from chalicelib.settings import Settings
 from scripts import backfill_anomaly_index, seed_demo_data
 from scripts.local_dynamodb import REPO_ROOT, LocalDynamoDB, is_serving, local_client
 
@@ -44,7 +45,7 @@ def main() -> int:
         started_here = True
     try:
         client = local_client(server.endpoint_url)
-        seed_demo_data.seed(client, TABLE)
+        seed_demo_data.seed(client, Settings(stage="local", dynamodb_table=TABLE))
         backfill_anomaly_index.run(client, TABLE, ScanCheckpoint(REPO_ROOT / ".local" / "backfill" / f"{TABLE}.json"))
         print(
             f"\nEnergy Metrics API on http://127.0.0.1:{arguments.port}  (Ctrl-C stops it)\n"

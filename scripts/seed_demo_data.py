@@ -1,19 +1,52 @@
-"""Create the table and index if missing and load the demo readings once (``make seed``)."""
+"""Create the tables and indexes if missing and load the demo readings once (``make seed``).
+
+Sites 1-3 go through the same ingest path as ``POST /records`` (validation, anomaly detection,
+rollups, site registry), a day at a time so the detector has history. Sites 4-5 are written
+raw, as the legacy pipeline wrote them, then brought up to date by the backfills an operator
+would run on the existing table.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from collections import Counter
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
 from chalicelib.batch_writes import put_items
-from chalicelib.tables import ensure_table
+from chalicelib.context import build_context
+from chalicelib.detection import Anomaly
+from chalicelib.ingest import Deadline, ParsedBatch, Reading
+from chalicelib.rollups import RollupStore, backfill_rollups
+from chalicelib.settings import Settings
+from chalicelib.sites import SiteRegistry
+from chalicelib.tables import READINGS_TABLE, ROLLUPS_TABLE, SITES_TABLE, ensure_table
 from scripts import demo_data
 from scripts.local_dynamodb import local_client
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+INGEST_BATCH = 1000
+
+
+class SilentAlerts:
+    """History being loaded is not news: no alerts while seeding."""
+
+    def publish(self, site_id: str, timestamp: str, anomalies: list[Anomaly]) -> None:  # noqa: ARG002
+        return None
+
+
+def ensure_tables(client: DynamoDBClient, settings: Settings) -> None:
+    for name, definition in (
+        (settings.dynamodb_table, READINGS_TABLE),
+        (settings.rollups_table, ROLLUPS_TABLE),
+        (settings.sites_table, SITES_TABLE),
+    ):
+        for action in ensure_table(client, name, definition):
+            print(f"  {action}")
 
 
 def is_seeded(client: DynamoDBClient, table_name: str) -> bool:
@@ -24,27 +57,86 @@ def is_seeded(client: DynamoDBClient, table_name: str) -> bool:
     )
 
 
-def seed(client: DynamoDBClient, table_name: str, *, force: bool = False) -> int:
+def seed(client: DynamoDBClient, settings: Settings, *, force: bool = False) -> int:
     """Load the demo data unless it is already there; returns how many readings were written."""
-    for action in ensure_table(client, table_name):
-        print(f"  {action}")
-    if not force and is_seeded(client, table_name):
-        print(f"  demo data already in {table_name}: reusing it")
+    ensure_tables(client, settings)
+    if not force and is_seeded(client, settings.dynamodb_table):
+        print(f"  demo data already in {settings.dynamodb_table}: reusing it")
         return 0
-    with tqdm(total=demo_data.TOTAL_READINGS, unit="reading", desc="  seeding demo data") as progress:
-        result = put_items(client, table_name, demo_data.demo_readings(), on_batch_written=progress.update)
-    if result.unwritten:
-        raise SystemExit(f"{len(result.unwritten)} demo readings could not be written; run again to retry")
-    return result.written
+    ingest = build_context(settings, client, SilentAlerts()).ingest
+    legacy_styles = {site.site_id for site in demo_data.SITES if site.timestamp_style != "canonical"}
+    canonical: list[dict[str, Any]] = []
+    legacy: list[dict[str, Any]] = []
+    for item in demo_data.demo_readings():
+        (legacy if item["site_id"]["S"] in legacy_styles else canonical).append(item)
+    canonical.sort(key=lambda item: item["timestamp"]["S"])
+    written = 0
+    rules: Counter[str] = Counter()
+    with tqdm(total=len(canonical) + len(legacy), unit="reading", desc="  seeding demo data") as progress:
+        for start in range(0, len(canonical), INGEST_BATCH):
+            chunk = canonical[start : start + INGEST_BATCH]
+            batch = ParsedBatch(readings=[(index, _as_reading(item)) for index, item in enumerate(chunk)])
+            result = ingest.ingest(batch, Deadline(3600))
+            if result.not_stored:
+                raise SystemExit(f"{len(result.not_stored)} demo readings were not stored; run again to retry")
+            written += result.stored
+            progress.update(len(chunk))
+        legacy_result = put_items(client, settings.dynamodb_table, legacy, on_batch_written=progress.update)
+    if legacy_result.unwritten:
+        raise SystemExit(f"{len(legacy_result.unwritten)} legacy demo readings were not written; run again")
+    written += legacy_result.written
+    rules.update(_rules_fired(client, settings.dynamodb_table))
+    backfill_rollups(
+        client,
+        settings.dynamodb_table,
+        RollupStore(client, settings.rollups_table),
+        registry=SiteRegistry(client, settings.sites_table),
+    )
+    print(
+        "  anomalies detected on ingest, by rule: "
+        + ", ".join(f"{rule} {count}" for rule, count in sorted(rules.items()))
+    )
+    return written
+
+
+def _as_reading(item: dict[str, Any]) -> Reading:
+    values: dict[str, Any] = {}
+    for name, value in item.items():
+        if "N" in value:
+            values[name] = Decimal(value["N"])
+        elif "S" in value:
+            values[name] = value["S"]
+    return Reading.model_validate(values)
+
+
+def _rules_fired(client: DynamoDBClient, table_name: str) -> Counter[str]:
+    """Which detector rules flagged the ingested demo readings (read back from the index)."""
+    fired: Counter[str] = Counter()
+    for site in demo_data.SITES:
+        arguments: dict[str, Any] = {
+            "TableName": table_name,
+            "IndexName": READINGS_TABLE.indexes[0].name,
+            "KeyConditionExpression": "site_id = :site",
+            "ExpressionAttributeValues": {":site": {"S": site.site_id}},
+            "ProjectionExpression": "anomalies",
+        }
+        while True:
+            page = client.query(**arguments)
+            for item in page.get("Items", []):
+                for anomaly in item.get("anomalies", {}).get("L", []):
+                    fired[anomaly["M"]["rule"]["S"]] += 1
+            if "LastEvaluatedKey" not in page:
+                break
+            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return fired
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--endpoint-url", default="http://127.0.0.1:4567")
-    parser.add_argument("--table", default="EnergyMetrics")
     parser.add_argument("--force", action="store_true", help="write the demo readings even if present")
     arguments = parser.parse_args()
-    seed(local_client(arguments.endpoint_url), arguments.table, force=arguments.force)
+    seed(local_client(arguments.endpoint_url), Settings(stage="local"), force=arguments.force)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,15 @@ def test_index_describes_the_service_without_calling_dynamodb(backend: Backend, 
     assert response.status_code == HTTPStatus.OK
     assert response.json_body["service"] == "energy-metrics-api"
     assert response.json_body["stage"] == "local"
-    assert [endpoint["path"] for endpoint in response.json_body["endpoints"]] == [
-        "/",
-        "/health",
-        "/records",
-        "/anomalies",
+    routes = [(endpoint["method"], endpoint["path"]) for endpoint in response.json_body["endpoints"]]
+    assert routes == [
+        ("GET", "/"),
+        ("GET", "/health"),
+        ("GET", "/records"),
+        ("GET", "/anomalies"),
+        ("POST", "/records"),
+        ("GET", "/sites"),
+        ("GET", "/sites/{site_id}/summary"),
     ]
 
 

@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from chalicelib.settings import Settings
 from chalicelib.timestamps import parse_stored_instant
 from scripts import demo_data, seed_demo_data
 from tests.conftest import Backend
+from tests.helpers import get
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,35 @@ def test_seeding_twice_writes_once(backend: Backend, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(demo_data, "READINGS_PER_SITE", 12)
     monkeypatch.setattr(demo_data, "TOTAL_READINGS", 60)
 
-    first = seed_demo_data.seed(backend.client, backend.table_name)
-    second = seed_demo_data.seed(backend.client, backend.table_name)
+    settings = Settings(
+        stage="local",
+        dynamodb_table=backend.table_name,
+        rollups_table=backend.rollups_table,
+        sites_table=backend.sites_table,
+    )
+
+    first = seed_demo_data.seed(backend.client, settings)
+    second = seed_demo_data.seed(backend.client, settings)
 
     assert (first, second) == (60, 0)
+
+
+def test_seeding_registers_every_site_and_builds_rollups(backend: Backend, make_api, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(demo_data, "READINGS_PER_SITE", 24)
+    api = make_api()
+    settings = Settings(
+        stage="local",
+        dynamodb_table=backend.table_name,
+        rollups_table=backend.rollups_table,
+        sites_table=backend.sites_table,
+    )
+
+    seed_demo_data.seed(backend.client, settings)
+
+    assert [item["site_id"] for item in api.http.get("/sites").json_body["items"]] == [
+        s.site_id for s in demo_data.SITES
+    ]
+    hourly = get(
+        api, "/records", site_id="site_5", start_time="2025-02-10", end_time="2025-02-10T01:59:59Z", resolution="1h"
+    )
+    assert [bucket["count"] for bucket in hourly.json_body["items"]] == [12, 12]
