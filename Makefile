@@ -9,7 +9,7 @@ LOCAL_DYNAMODB := http://127.0.0.1:4567
 # Operator commands (tables, backfill) target the local server unless ENDPOINT= is given empty.
 ENDPOINT ?= $(LOCAL_DYNAMODB)
 
-.PHONY: install run test lint typecheck unit tables seed backfill format clean
+.PHONY: install run test lint typecheck unit tables ingest seed backfill format clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -43,8 +43,13 @@ unit: install
 tables: $(PY_STAMP)
 	$(BIN)/python -m scripts.ensure_tables --table $(TABLE) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
 
+## make ingest FILE=readings.csv: ingest a JSON/NDJSON/CSV file into the local server
+ingest: install
+	@test -n "$(FILE)" || { echo "usage: make ingest FILE=path/to/readings.(json|ndjson|csv)"; exit 2; }
+	$(BIN)/python -m scripts.ingest_file "$(FILE)" --endpoint-url $(LOCAL_DYNAMODB)
+
 seed: install
-	$(BIN)/python -m scripts.seed_demo_data --endpoint-url $(LOCAL_DYNAMODB) --table $(TABLE)
+	$(BIN)/python -m scripts.seed_demo_data --endpoint-url $(LOCAL_DYNAMODB)
 
 ## make backfill: add anomaly_at to legacy anomalies (local by default; ENDPOINT= empty for AWS)
 backfill: $(PY_STAMP)

@@ -6,9 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from chalice import Chalice, Response  # type: ignore[attr-defined]
-from chalice.app import Request
+from chalice.app import Request, S3Event
 
-from chalicelib.context import current_context
+from chalicelib.context import current_context, s3_client
+from chalicelib.file_ingest import ingest_s3_object
 from chalicelib.http import as_problem, handle_errors, ingest_response, json_response, single_valued_parameters
 from chalicelib.ingest import Deadline, PayloadTooLarge, parse_batch
 from chalicelib.queries import AnomaliesQuery, RecordsQuery, SitesQuery, SummaryQuery, parse_query
@@ -107,6 +108,14 @@ def sites() -> Response:
 def site_summary(site_id: str) -> Response:
     query = parse_query(SummaryQuery, {**single_valued_parameters(current_request()), "site_id": site_id})
     return json_response(current_context().sites.summary(query.site_id, query.as_of, query.tz))
+
+
+@app.on_s3_event(bucket=get_settings().ingest_bucket, events=["s3:ObjectCreated:*"])
+def ingest_s3_file(event: S3Event) -> None:
+    """The old pipeline's drops: JSON array, NDJSON or CSV files, through the same ingest path."""
+    remaining_ms = getattr(event.context, "get_remaining_time_in_millis", lambda: 60_000)()
+    deadline = Deadline(max(1.0, remaining_ms / 1000 - 5))
+    ingest_s3_object(current_context().ingest, s3_client(), event.bucket, event.key, deadline)
 
 
 @handle_errors

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -65,6 +66,12 @@ def build_context(settings: Settings, client: DynamoDBClient, alerts: AlertPubli
         ingest=IngestService(client, store, rollups, registry, alerts, min_alert_severity=settings.alert_min_severity),
         cors=CorsPolicy(settings),
     )
+
+
+@cache
+def s3_client() -> Any:
+    """Created on first use: only the S3 ingest handler needs it."""
+    return boto3.client("s3")
 
 
 _current: AppContext | None = None

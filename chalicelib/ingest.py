@@ -166,16 +166,26 @@ class ParsedBatch:
 
 def parse_batch(raw: bytes | str, content_type: str = "application/json") -> ParsedBatch:
     """Read a JSON array, NDJSON or CSV body, validating each reading on its own."""
-    text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-    records = _records(text, content_type.split(";", maxsplit=1)[0].strip().lower())
+    records = read_records(raw, content_type)
     if not records:
         raise PayloadError("The body holds no readings. Send a JSON array, NDJSON or CSV of readings.")
     if len(records) > MAX_READINGS_PER_REQUEST:
         raise PayloadError(
             f"{len(records)} readings in one request; send at most {MAX_READINGS_PER_REQUEST} per request."
         )
+    return validate_records(records)
+
+
+def read_records(raw: bytes | str, content_type: str) -> list[Any]:
+    """The records of a JSON array, NDJSON or CSV document, not yet validated."""
+    text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+    return _records(text, content_type.split(";", maxsplit=1)[0].strip().lower())
+
+
+def validate_records(records: list[Any], first_index: int = 0) -> ParsedBatch:
+    """Validate each record on its own; indexes count from ``first_index`` (its place in a file)."""
     batch = ParsedBatch()
-    for index, record in enumerate(records):
+    for index, record in enumerate(records, start=first_index):
         if not isinstance(record, Mapping):
             batch.rejections.append(Rejection(index, [ParameterError("reading", "must be a JSON object")]))
             continue

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     alert_topic_arn: str | None = Field(default=None, description="SNS topic for anomaly alerts; unset: log them")
     alert_min_severity: Literal["low", "medium", "high", "critical"] = "high"
     ingest_budget_seconds: float = Field(default=20.0, gt=0, le=28)
+    ingest_bucket: str = Field(default="energy-metrics-ingest-local", min_length=3, max_length=63)
 
     @model_validator(mode="after")
     def _require_real_secret_outside_local(self) -> Settings:

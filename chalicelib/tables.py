@@ -143,6 +143,14 @@ def ensure_table(
     return actions
 
 
+def ensure_service_tables(client: DynamoDBClient, readings: str, rollups: str, sites: str) -> list[str]:
+    """Every table the service uses, with its indexes; what was created or started."""
+    actions = ensure_table(client, readings, READINGS_TABLE)
+    actions += ensure_table(client, rollups, ROLLUPS_TABLE)
+    actions += ensure_table(client, sites, SITES_TABLE)
+    return actions
+
+
 def _wait_until_active(client: DynamoDBClient, table_name: str, wait_seconds: float) -> None:
     deadline = time.monotonic() + wait_seconds
     while client.describe_table(TableName=table_name)["Table"]["TableStatus"] != "ACTIVE":

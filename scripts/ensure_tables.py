@@ -10,18 +10,20 @@ import argparse
 
 import boto3
 
-from chalicelib.tables import ensure_table
+from chalicelib.tables import ensure_service_tables
 from scripts.local_dynamodb import local_client
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--table", default="EnergyMetrics")
+    parser.add_argument("--rollups-table", default="EnergyMetricsRollups")
+    parser.add_argument("--sites-table", default="EnergyMetricsSites")
     parser.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4567 for the local server")
     arguments = parser.parse_args()
     client = local_client(arguments.endpoint_url) if arguments.endpoint_url else boto3.client("dynamodb")
-    actions = ensure_table(client, arguments.table)
-    print("\n".join(actions) if actions else f"{arguments.table} and its indexes already exist; nothing to do")
+    actions = ensure_service_tables(client, arguments.table, arguments.rollups_table, arguments.sites_table)
+    print("\n".join(actions) if actions else "every table and index already exists; nothing to do")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from chalicelib.ingest import Deadline, ParsedBatch, Reading
 from chalicelib.rollups import RollupStore, backfill_rollups
 from chalicelib.settings import Settings
 from chalicelib.sites import SiteRegistry
-from chalicelib.tables import READINGS_TABLE, ROLLUPS_TABLE, SITES_TABLE, ensure_table
+from chalicelib.tables import READINGS_TABLE, ensure_service_tables
 from scripts import demo_data
 from scripts.local_dynamodb import local_client
 
@@ -40,13 +40,8 @@ class SilentAlerts:
 
 
 def ensure_tables(client: DynamoDBClient, settings: Settings) -> None:
-    for name, definition in (
-        (settings.dynamodb_table, READINGS_TABLE),
-        (settings.rollups_table, ROLLUPS_TABLE),
-        (settings.sites_table, SITES_TABLE),
-    ):
-        for action in ensure_table(client, name, definition):
-            print(f"  {action}")
+    for action in ensure_service_tables(client, settings.dynamodb_table, settings.rollups_table, settings.sites_table):
+        print(f"  {action}")
 
 
 def is_seeded(client: DynamoDBClient, table_name: str) -> bool:

@@ -171,6 +171,12 @@ def make_api(backend: Backend) -> Iterator[ApiFactory]:
 
 
 @pytest.fixture
+def make_moto_api(moto_backend: Backend) -> Iterator[ApiFactory]:
+    """Like ``make_api``, for what only moto can fake (S3, SNS, SSM)."""
+    yield from _api_factory(moto_backend)
+
+
+@pytest.fixture
 def dynalite_backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     yield from _open_backend(request, "dynalite", with_indexes=True)
 
