@@ -9,7 +9,7 @@ LOCAL_DYNAMODB := http://127.0.0.1:4567
 # Operator commands (tables, backfill) target the local server unless ENDPOINT= is given empty.
 ENDPOINT ?= $(LOCAL_DYNAMODB)
 
-.PHONY: install run test lint typecheck unit tables ingest seed backfill format clean
+.PHONY: install run test lint typecheck unit tables ingest seed backfill backfill-rollups format clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -54,6 +54,10 @@ seed: install
 ## make backfill: add anomaly_at to legacy anomalies (local by default; ENDPOINT= empty for AWS)
 backfill: $(PY_STAMP)
 	$(BIN)/python -m scripts.backfill_anomaly_index --table $(TABLE) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+
+## make backfill-rollups: rollups and site registry for readings that predate ingest (ENDPOINT= empty for AWS)
+backfill-rollups: $(PY_STAMP)
+	$(BIN)/python -m scripts.backfill_rollups --table $(TABLE) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
 
 format: $(PY_STAMP)
 	$(BIN)/ruff format .

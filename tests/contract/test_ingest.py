@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.conftest import Backend
@@ -343,3 +344,20 @@ def test_min_severity_without_the_indexes_filters_the_partition(backend_without_
     response = get(api_without_index, "/anomalies", site_id="site_1", min_severity="critical")
 
     assert [item["timestamp"][11:13] for item in response.json_body["items"]] == ["12"]
+
+
+def test_alerts_go_to_sns_as_json_an_on_sns_message_handler_can_read(moto_backend: Backend, make_moto_api):
+    sns = boto3.client("sns", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    topic = sns.create_topic(Name="energy-metrics-alerts-dev")["TopicArn"]
+    queue_url = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    api = make_moto_api(alert_topic_arn=topic)
+
+    post(api, [new_reading(temperature_c=95)])
+
+    [message] = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    alert = json.loads(message["Body"])
+    assert (alert["site_id"], alert["timestamp"], alert["severity"]) == ("site_1", "2025-02-17T12:00:00Z", "critical")
+    assert alert["anomalies"][0]["rule"] == "temperature_out_of_range"
