@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
 from chalicelib.batch_writes import put_items
-from chalicelib.store import ReadingStore, translate_errors
+from chalicelib.store import ReadingStore, query_pages, translate_errors
 from chalicelib.tables import TIMESTAMP
 from chalicelib.timestamps import TimeRange, format_instant, parse_stored_instant
 
@@ -175,14 +175,10 @@ class RollupStore:
                 ":high": {"S": format_instant(end - timedelta(microseconds=1))},
             },
         }
-        while True:
-            with translate_errors(self._retry_after_seconds):
-                response = self._client.query(**arguments)
+        for response in query_pages(self._client, arguments, self._retry_after_seconds):
             self.items_read += response.get("ScannedCount", 0)
             buckets += [item_to_bucket(item) for item in response.get("Items", [])]
-            if "LastEvaluatedKey" not in response:
-                return buckets
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return buckets
 
     def write(self, site_id: str, resolution: str, buckets: Iterable[Bucket], computed_at_ns: int) -> None:
         """Store recomputed buckets unless a newer recomputation already did."""

@@ -8,6 +8,7 @@ from chalicelib.errors import StoreUnavailable
 from chalicelib.settings import SERVICE_NAME, SERVICE_VERSION, Settings
 from chalicelib.store import ReadingStore
 
+PAGE_PARAMETERS = ["site_id", "start_time", "end_time", "limit", "order", "fields", "next_token"]
 ENDPOINTS = (
     {"method": "GET", "path": "/", "description": "This document."},
     {"method": "GET", "path": "/health", "description": "200 when DynamoDB answers for the table, 503 otherwise."},
@@ -15,34 +16,13 @@ ENDPOINTS = (
         "method": "GET",
         "path": "/records",
         "description": "Readings of one site in an inclusive time range.",
-        "parameters": [
-            "site_id",
-            "start_time",
-            "end_time",
-            "limit",
-            "order",
-            "fields",
-            "next_token",
-            "resolution",
-            "tz",
-            "max_points",
-        ],
+        "parameters": [*PAGE_PARAMETERS, "resolution", "tz", "max_points"],
     },
     {
         "method": "GET",
         "path": "/anomalies",
         "description": "Anomalous readings of one site, optionally in a time range.",
-        "parameters": [
-            "site_id",
-            "start_time",
-            "end_time",
-            "limit",
-            "order",
-            "fields",
-            "next_token",
-            "min_severity",
-            "metric",
-        ],
+        "parameters": [*PAGE_PARAMETERS, "min_severity", "metric"],
     },
     {"method": "POST", "path": "/records", "description": "Ingest up to 1,000 readings (JSON array, NDJSON or CSV)."},
     {"method": "GET", "path": "/sites", "description": "Sites that have data.", "parameters": ["limit", "next_token"]},

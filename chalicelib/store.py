@@ -113,28 +113,18 @@ class ReadingStore:
         )
         arguments["ConsistentRead"] = consistent
         items: list[RawItem] = []
-        while True:
-            with translate_errors(self._retry_after_seconds):
-                response = self._client.query(**arguments)
+        for response in query_pages(self._client, arguments, self._retry_after_seconds):
             self.items_read += response.get("ScannedCount", 0)
             items += [item for item in response.get("Items", []) if _instant_in(item, time_range)]
-            if "LastEvaluatedKey" not in response:
-                return items
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return items
 
     def count(self, request: PartitionQuery) -> int:
         """How many items a Query matches, without returning them."""
         arguments = self._query_arguments(request)
         arguments.pop("Limit")
         arguments["Select"] = "COUNT"
-        total = 0
-        while True:
-            with translate_errors(self._retry_after_seconds, index_query=request.index is not None):
-                response = self._client.query(**arguments)
-            total += response.get("Count", 0)
-            if "LastEvaluatedKey" not in response:
-                return total
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        pages = query_pages(self._client, arguments, self._retry_after_seconds, index_query=request.index is not None)
+        return sum(response.get("Count", 0) for response in pages)
 
     def describe(self) -> dict[str, str]:
         """Table and anomaly-index status, for health checks."""
@@ -193,6 +183,20 @@ class ReadingStore:
         arguments["ExpressionAttributeNames"] = names
         arguments["ExpressionAttributeValues"] = values
         return arguments
+
+
+def query_pages(
+    client: Any, arguments: dict[str, Any], retry_after_seconds: int, *, index_query: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Every response of one Query, following ``LastEvaluatedKey`` to the end."""
+    arguments = dict(arguments)
+    while True:
+        with translate_errors(retry_after_seconds, index_query=index_query):
+            response: dict[str, Any] = client.query(**arguments)
+        yield response
+        if "LastEvaluatedKey" not in response:
+            return
+        arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
 def _filters(request: PartitionQuery, names: dict[str, str], values: dict[str, Any]) -> list[str]:

@@ -11,11 +11,10 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import boto3
 from tqdm import tqdm
 
 from chalicelib.backfill import BackfillReport, ScanCheckpoint, backfill_anomaly_index
-from scripts.local_dynamodb import local_client
+from scripts.local_dynamodb import client_for
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -48,7 +47,7 @@ def main() -> None:
     )
     parser.add_argument("--restart", action="store_true", help="ignore any checkpoint and scan from the start")
     arguments = parser.parse_args()
-    client = local_client(arguments.endpoint_url) if arguments.endpoint_url else boto3.client("dynamodb")
+    client = client_for(arguments.endpoint_url)
     checkpoint = ScanCheckpoint(arguments.checkpoint or DEFAULT_CHECKPOINT_DIR / f"{arguments.table}.json")
     if arguments.restart:
         checkpoint.clear()

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 
-import boto3
 from tqdm import tqdm
 
 from chalicelib.rollups import RollupStore, backfill_rollups
 from chalicelib.sites import SiteRegistry
-from scripts.local_dynamodb import local_client
+from scripts.local_dynamodb import client_for
 
 
 def main() -> None:
@@ -25,7 +24,7 @@ def main() -> None:
     parser.add_argument("--sites-table", default="EnergyMetricsSites")
     parser.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4567 for the local server")
     arguments = parser.parse_args()
-    client = local_client(arguments.endpoint_url) if arguments.endpoint_url else boto3.client("dynamodb")
+    client = client_for(arguments.endpoint_url)
     total = client.describe_table(TableName=arguments.table)["Table"].get("ItemCount") or None
     with tqdm(total=total, unit="item", desc="  building rollups") as progress:
         hours = backfill_rollups(

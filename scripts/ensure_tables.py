@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-import boto3
-
 from chalicelib.tables import ensure_service_tables
-from scripts.local_dynamodb import local_client
+from scripts.local_dynamodb import client_for
 
 
 def main() -> None:
@@ -21,7 +19,7 @@ def main() -> None:
     parser.add_argument("--sites-table", default="EnergyMetricsSites")
     parser.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4567 for the local server")
     arguments = parser.parse_args()
-    client = local_client(arguments.endpoint_url) if arguments.endpoint_url else boto3.client("dynamodb")
+    client = client_for(arguments.endpoint_url)
     actions = ensure_service_tables(client, arguments.table, arguments.rollups_table, arguments.sites_table)
     print("\n".join(actions) if actions else "every table and index already exists; nothing to do")
 

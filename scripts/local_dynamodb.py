@@ -34,6 +34,11 @@ def local_client(endpoint_url: str, *, config: Config | None = None) -> DynamoDB
     )
 
 
+def client_for(endpoint_url: str | None) -> DynamoDBClient:
+    """Operator commands: the local server when given its URL, else AWS with the usual credentials."""
+    return local_client(endpoint_url) if endpoint_url else boto3.client("dynamodb")
+
+
 def is_serving(endpoint_url: str) -> bool:
     try:
         local_client(endpoint_url, config=_PROBE_CONFIG).list_tables(Limit=1)

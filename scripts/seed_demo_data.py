@@ -22,6 +22,7 @@ from chalicelib.ingest import Deadline, ParsedBatch, Reading
 from chalicelib.rollups import RollupStore, backfill_rollups
 from chalicelib.settings import Settings
 from chalicelib.sites import SiteRegistry
+from chalicelib.store import query_pages
 from chalicelib.tables import READINGS_TABLE, ensure_service_tables
 from scripts import demo_data
 from scripts.local_dynamodb import local_client
@@ -115,14 +116,10 @@ def _rules_fired(client: DynamoDBClient, table_name: str) -> Counter[str]:
             "ExpressionAttributeValues": {":site": {"S": site.site_id}},
             "ProjectionExpression": "anomalies",
         }
-        while True:
-            page = client.query(**arguments)
+        for page in query_pages(client, arguments, retry_after_seconds=1):
             for item in page.get("Items", []):
                 for anomaly in item.get("anomalies", {}).get("L", []):
                     fired[anomaly["M"]["rule"]["S"]] += 1
-            if "LastEvaluatedKey" not in page:
-                break
-            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return fired
 
 

@@ -12,6 +12,7 @@ from chalicelib.context import current_context, s3_client
 from chalicelib.file_ingest import FileNotFullyStored, content_type_for, ingest_file, ingest_s3_object
 from chalicelib.ingest import Deadline
 from tests.conftest import Backend
+from tests.contract.test_ingest import NeverProcessing
 from tests.helpers import get
 
 BUCKET = "energy-metrics-ingest-local"
@@ -72,17 +73,6 @@ def test_s3_drop_is_ingested_through_the_same_path(moto_backend: Backend, make_m
 
     assert stored_count(api) == 6
     assert get(api, "/anomalies", site_id="site_1").json_body["count"] == 1
-
-
-class NeverProcessing:
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def batch_write_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803
-        return {"UnprocessedItems": RequestItems}
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 def test_s3_drop_not_fully_stored_fails_so_lambda_retries(moto_backend: Backend, make_moto_api):

@@ -84,29 +84,25 @@ def test_missing_index_is_not_retried_on_every_request(moto_backend_without_inde
     assert len(recording.queries) == 2
 
 
-def test_a_second_holding_many_readings_is_walked_to_the_end(moto_backend: Backend):
-    stored = [f"2025-02-17T10:00:00.{n:02d}Z" for n in range(30)] + ["2025-02-17T10:00:01Z"]
-    moto_backend.put(*(reading(timestamp=timestamp) for timestamp in stored))
-    service = service_over(moto_backend)
+def walk_records(service: ReadingService, start_time: str, max_pages: int = 40) -> list[str]:
+    """Follow next_token one reading at a time; fails if the walk does not end."""
     seen: list[str] = []
     token = None
-
-    for _ in range(40):
-        page = service.list_records(
-            RecordsQuery.model_validate(
-                {
-                    "site_id": "site_1",
-                    "start_time": "2025-02-17",
-                    "end_time": "2025-02-17",
-                    "limit": 1,
-                    "next_token": token,
-                }
-            )
-        )
+    for _ in range(max_pages):
+        parameters = {"site_id": "site_1", "start_time": start_time, "end_time": "2025-02-17", "limit": 1}
+        page = service.list_records(RecordsQuery.model_validate({**parameters, "next_token": token}))
         seen += [item["timestamp"] for item in page.items]
         token = page.next_token
         if token is None:
-            break
+            return seen
+    raise AssertionError(f"walk did not end after {max_pages} pages")
+
+
+def test_a_second_holding_many_readings_is_walked_to_the_end(moto_backend: Backend):
+    stored = [f"2025-02-17T10:00:00.{n:02d}Z" for n in range(30)] + ["2025-02-17T10:00:01Z"]
+    moto_backend.put(*(reading(timestamp=timestamp) for timestamp in stored))
+
+    seen = walk_records(service_over(moto_backend), start_time="2025-02-17")
 
     assert seen == [format_instant(parse_stored_instant(timestamp)) for timestamp in stored]
 
@@ -114,26 +110,7 @@ def test_a_second_holding_many_readings_is_walked_to_the_end(moto_backend: Backe
 def test_walk_progresses_when_a_second_is_full_of_readings_outside_the_range(moto_backend: Backend):
     stored = [f"2025-02-17T10:00:00.{n:03d}Z" for n in range(60)] + ["2025-02-17T10:00:01Z"]
     moto_backend.put(*(reading(timestamp=timestamp) for timestamp in stored))
-    service = service_over(moto_backend, max_queries_per_page=2)
-    seen: list[str] = []
-    token = None
 
-    for _ in range(40):
-        page = service.list_records(
-            RecordsQuery.model_validate(
-                {
-                    "site_id": "site_1",
-                    "start_time": "2025-02-17T10:00:00.999Z",
-                    "end_time": "2025-02-17",
-                    "limit": 1,
-                    "next_token": token,
-                }
-            )
-        )
-        seen += [item["timestamp"] for item in page.items]
-        token = page.next_token
-        if token is None:
-            break
+    seen = walk_records(service_over(moto_backend, max_queries_per_page=2), start_time="2025-02-17T10:00:00.999Z")
 
     assert seen == ["2025-02-17T10:00:01Z"]
-    assert token is None
