@@ -1,20 +1,24 @@
-"""Backfill of the sparse anomaly index: give legacy anomalous items their ``anomaly_at``.
+"""Offline backfills for readings that predate the service: the anomaly index and the rollups.
 
-An offline job, not a request path, so it is the one place that Scans. It is idempotent
-(conditional updates never overwrite), resumable (the scan position is checkpointed after
-every page) and safe alongside live traffic (conditions skip items changed meanwhile).
+Offline jobs, never request paths, so this is the one module that Scans. The anomaly backfill
+is idempotent (conditional updates never overwrite), resumable (the scan position is
+checkpointed after every page) and safe alongside live traffic (conditions skip items changed
+meanwhile); the rollup backfill recomputes whole buckets, so re-running it rewrites the same values.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from chalicelib.rollups import DAY, HOUR, Bucket, RollupStore, bucket_readings, floor_to
+from chalicelib.store import ReadingStore
 from chalicelib.tables import ANOMALY_AT, ANOMALY_FLAG, SITE_ID, TIMESTAMP
-from chalicelib.timestamps import format_sortable_instant, parse_stored_instant
+from chalicelib.timestamps import TimeRange, format_sortable_instant, parse_stored_instant
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -106,3 +110,69 @@ def _mark_anomaly(client: DynamoDBClient, table_name: str, key: dict[str, Any], 
         report.updated += 1
     except client.exceptions.ConditionalCheckFailedException:
         report.already_done += 1
+
+
+def backfill_rollups(
+    client: DynamoDBClient,
+    readings_table: str,
+    rollups: RollupStore,
+    *,
+    registry: SiteRegistryLike | None = None,
+    on_scanned: Callable[[int], object] | None = None,
+) -> int:
+    """Build hourly and daily rollups for readings that predate ingest (an offline Scan).
+
+    Idempotent: buckets are recomputed whole from the readings, so re-running rewrites the same
+    values; the site registry, when given, learns each site's reading span. Returns the number
+    of hourly buckets written.
+    """
+    hourly: dict[tuple[str, datetime], Bucket] = {}
+    arguments: dict[str, Any] = {"TableName": readings_table}
+    while True:
+        page = client.scan(**arguments)
+        for site_id, items in _by_site(page.get("Items", [])).items():
+            for start, bucket in bucket_readings(items, HOUR).items():
+                existing = hourly.setdefault((site_id, start), Bucket(start, start + HOUR))
+                existing.add_bucket(bucket)
+        if on_scanned is not None:
+            on_scanned(page.get("ScannedCount", 0))
+        if "LastEvaluatedKey" not in page:
+            break
+        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    if registry is not None:
+        for site_id in sorted({site for site, _ in hourly}):
+            hours = [start for site, start in hourly if site == site_id]
+            first, last = _reading_span(client, readings_table, site_id, min(hours), max(hours))
+            registry.record(site_id, first, last)
+    daily: dict[tuple[str, datetime], Bucket] = {}
+    for (site_id, start), bucket in hourly.items():
+        day = floor_to(start, DAY)
+        daily.setdefault((site_id, day), Bucket(day, day + DAY)).add_bucket(bucket)
+    for resolution, buckets in (("1h", hourly), ("1d", daily)):
+        for site_id in sorted({site for site, _ in buckets}):
+            rollups.write_unconditionally(
+                site_id, resolution, (bucket for (site, _), bucket in sorted(buckets.items()) if site == site_id)
+            )
+    return len(hourly)
+
+
+class SiteRegistryLike(Protocol):
+    def record(self, site_id: str, first: datetime, last: datetime) -> None: ...
+
+
+def _reading_span(
+    client: DynamoDBClient, table_name: str, site_id: str, first_hour: datetime, last_hour: datetime
+) -> tuple[datetime, datetime]:
+    """Exact first and last reading instants, from the first and last hours that hold any."""
+    store = ReadingStore(client, table_name)
+    first_items = store.read_range(site_id, TimeRange(first_hour, first_hour + HOUR - timedelta(microseconds=1)))
+    last_items = store.read_range(site_id, TimeRange(last_hour, last_hour + HOUR - timedelta(microseconds=1)))
+    instants = [parse_stored_instant(item[TIMESTAMP]["S"]) for item in first_items + last_items]
+    return min(instants), max(instants)
+
+
+def _by_site(items: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        grouped.setdefault(item["site_id"]["S"], []).append(item)
+    return grouped

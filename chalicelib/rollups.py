@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.batch_writes import put_items
 from chalicelib.store import ReadingStore, query_pages, translate_errors
@@ -229,69 +229,3 @@ class RollupMaintainer:
             for bucket in self._rollups.read(site_id, "1h", day, day + DAY, consistent=True):
                 day_bucket.add_bucket(bucket)
             self._rollups.write(site_id, "1d", [day_bucket], computed_at_ns)
-
-
-def backfill_rollups(
-    client: DynamoDBClient,
-    readings_table: str,
-    rollups: RollupStore,
-    *,
-    registry: SiteRegistryLike | None = None,
-    on_scanned: Callable[[int], object] | None = None,
-) -> int:
-    """Build hourly and daily rollups for readings that predate ingest (an offline Scan).
-
-    Idempotent: buckets are recomputed whole from the readings, so re-running rewrites the same
-    values; the site registry, when given, learns each site's reading span. Returns the number
-    of hourly buckets written.
-    """
-    hourly: dict[tuple[str, datetime], Bucket] = {}
-    arguments: dict[str, Any] = {"TableName": readings_table}
-    while True:
-        page = client.scan(**arguments)
-        for site_id, items in _by_site(page.get("Items", [])).items():
-            for start, bucket in bucket_readings(items, HOUR).items():
-                existing = hourly.setdefault((site_id, start), Bucket(start, start + HOUR))
-                existing.add_bucket(bucket)
-        if on_scanned is not None:
-            on_scanned(page.get("ScannedCount", 0))
-        if "LastEvaluatedKey" not in page:
-            break
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    if registry is not None:
-        for site_id in sorted({site for site, _ in hourly}):
-            hours = [start for site, start in hourly if site == site_id]
-            first, last = _reading_span(client, readings_table, site_id, min(hours), max(hours))
-            registry.record(site_id, first, last)
-    daily: dict[tuple[str, datetime], Bucket] = {}
-    for (site_id, start), bucket in hourly.items():
-        day = floor_to(start, DAY)
-        daily.setdefault((site_id, day), Bucket(day, day + DAY)).add_bucket(bucket)
-    for resolution, buckets in (("1h", hourly), ("1d", daily)):
-        for site_id in sorted({site for site, _ in buckets}):
-            rollups.write_unconditionally(
-                site_id, resolution, (bucket for (site, _), bucket in sorted(buckets.items()) if site == site_id)
-            )
-    return len(hourly)
-
-
-class SiteRegistryLike(Protocol):
-    def record(self, site_id: str, first: datetime, last: datetime) -> None: ...
-
-
-def _reading_span(
-    client: DynamoDBClient, table_name: str, site_id: str, first_hour: datetime, last_hour: datetime
-) -> tuple[datetime, datetime]:
-    """Exact first and last reading instants, from the first and last hours that hold any."""
-    store = ReadingStore(client, table_name)
-    first_items = store.read_range(site_id, TimeRange(first_hour, first_hour + HOUR - timedelta(microseconds=1)))
-    last_items = store.read_range(site_id, TimeRange(last_hour, last_hour + HOUR - timedelta(microseconds=1)))
-    instants = [parse_stored_instant(item[TIMESTAMP]["S"]) for item in first_items + last_items]
-    return min(instants), max(instants)
-
-
-def _by_site(items: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    grouped: dict[str, list[dict[str, Any]]] = {}
-    for item in items:
-        grouped.setdefault(item["site_id"]["S"], []).append(item)
-    return grouped

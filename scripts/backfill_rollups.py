@@ -8,22 +8,16 @@ and without ``--endpoint-url``.
 
 from __future__ import annotations
 
-import argparse
-
 from tqdm import tqdm
 
-from chalicelib.rollups import RollupStore, backfill_rollups
+from chalicelib.backfill import backfill_rollups
+from chalicelib.rollups import RollupStore
 from chalicelib.sites import SiteRegistry
-from scripts.local_dynamodb import client_for
+from scripts.local_dynamodb import client_for, operator_arguments
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--table", default="EnergyMetrics")
-    parser.add_argument("--rollups-table", default="EnergyMetricsRollups")
-    parser.add_argument("--sites-table", default="EnergyMetricsSites")
-    parser.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4567 for the local server")
-    arguments = parser.parse_args()
+    arguments = operator_arguments(__doc__)
     client = client_for(arguments.endpoint_url)
     total = client.describe_table(TableName=arguments.table)["Table"].get("ItemCount") or None
     with tqdm(total=total, unit="item", desc="  building rollups") as progress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import socket
 import subprocess
 import time
@@ -37,6 +38,16 @@ def local_client(endpoint_url: str, *, config: Config | None = None) -> DynamoDB
 def client_for(endpoint_url: str | None) -> DynamoDBClient:
     """Operator commands: the local server when given its URL, else AWS with the usual credentials."""
     return local_client(endpoint_url) if endpoint_url else boto3.client("dynamodb")
+
+
+def operator_arguments(description: str | None) -> argparse.Namespace:
+    """The table names and endpoint every operator command takes."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--table", default="EnergyMetrics")
+    parser.add_argument("--rollups-table", default="EnergyMetricsRollups")
+    parser.add_argument("--sites-table", default="EnergyMetricsSites")
+    parser.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4567 for the local server")
+    return parser.parse_args()
 
 
 def is_serving(endpoint_url: str) -> bool:

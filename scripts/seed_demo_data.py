@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from chalicelib.backfill import backfill_rollups
 from chalicelib.batch_writes import put_items
 from chalicelib.context import build_context
 from chalicelib.detection import Anomaly
 from chalicelib.ingest import Deadline, ParsedBatch, Reading
-from chalicelib.rollups import RollupStore, backfill_rollups
+from chalicelib.rollups import RollupStore
 from chalicelib.settings import Settings
 from chalicelib.sites import SiteRegistry
 from chalicelib.store import query_pages

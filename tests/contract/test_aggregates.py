@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.rollups import RollupStore, backfill_rollups
+from chalicelib.backfill import backfill_rollups
+from chalicelib.rollups import RollupStore
 from chalicelib.store import ReadingStore
 from chalicelib.timestamps import TimeRange
 from tests.conftest import Backend, reading
