@@ -10,7 +10,14 @@ from chalice.app import Request, S3Event
 
 from chalicelib.context import current_context, s3_client
 from chalicelib.file_ingest import ingest_s3_object
-from chalicelib.http import as_problem, handle_errors, ingest_response, json_response, single_valued_parameters
+from chalicelib.http import (
+    as_problem,
+    handle_errors,
+    ingest_response,
+    json_response,
+    single_valued_parameters,
+    with_security_headers,
+)
 from chalicelib.ingest import Deadline, PayloadTooLarge, parse_batch
 from chalicelib.queries import AnomaliesQuery, RecordsQuery, SitesQuery, SummaryQuery, parse_query
 from chalicelib.service_info import check_health, describe_service
@@ -35,7 +42,7 @@ def current_request() -> Request:
 
 @app.middleware("http")
 def cors_and_problem_bodies(event: Any, get_response: Any) -> Response:
-    response = as_problem(get_response(event))
+    response = with_security_headers(as_problem(get_response(event)))
     return current_context().cors.decorate(app.current_request, response)
 
 

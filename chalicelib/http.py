@@ -179,6 +179,22 @@ def as_problem(response: Response) -> Response:
     )
 
 
+SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def with_security_headers(response: Response) -> Response:
+    """On every response; errors are never worth caching, so they also say ``no-store``."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if response.status_code >= HTTPStatus.BAD_REQUEST:
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 class CorsPolicy:
     """Per-stage origin allow-list; answers with the caller's origin so several origins work."""
 

@@ -54,3 +54,19 @@ def test_health_is_503_when_the_table_is_missing(backend: Backend, make_api):
     assert response.headers["Content-Type"] == PROBLEM_JSON
     assert response.headers["Retry-After"] == "2"
     assert b"NoSuchTable" not in response.body
+
+
+def test_every_response_carries_security_headers(backend: Backend, api):
+    response = api.http.get("/health")
+
+    assert response.headers["Strict-Transport-Security"] == "max-age=63072000; includeSubDomains"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_error_responses_are_not_cached(backend: Backend, api):
+    response = api.http.get("/records")
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
