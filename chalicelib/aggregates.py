@@ -32,18 +32,18 @@ class AggregateService:
 
     def aggregate(self, query: RecordsQuery) -> dict[str, Any]:
         zone = ZoneInfo(query.tz)
-        resolution = self._resolution(query, zone)
-        starts = bucket_starts(query.start_time, query.end_time, resolution, zone)
-        if len(starts) > query.max_points:
+        resolution = self._resolution(query)
+        if (estimate := estimated_buckets(query.start_time, query.end_time, resolution)) > query.max_points:
             raise InvalidParameters(
                 [
                     ParameterError(
                         "resolution",
-                        f"{len(starts)} buckets of {resolution} exceed max_points={query.max_points}; "
+                        f"about {estimate} buckets of {resolution} exceed max_points={query.max_points}; "
                         "use a coarser resolution, resolution=auto, or a shorter range",
                     )
                 ]
             )
+        starts = bucket_starts(query.start_time, query.end_time, resolution, zone)[: query.max_points]
         ends = [*starts[1:], next_start(starts[-1], resolution, zone)] if starts else []
         source = self._source_buckets(query.site_id, resolution, starts, ends)
         buckets = [Bucket(start, end) for start, end in zip(starts, ends, strict=True)]
@@ -62,11 +62,11 @@ class AggregateService:
             "next_token": None,
         }
 
-    def _resolution(self, query: RecordsQuery, zone: ZoneInfo) -> str:
+    def _resolution(self, query: RecordsQuery) -> str:
         if query.resolution != "auto":
             return query.resolution
         for candidate in AUTO_CANDIDATES:
-            if len(bucket_starts(query.start_time, query.end_time, candidate, zone)) <= query.max_points:
+            if estimated_buckets(query.start_time, query.end_time, candidate) <= query.max_points:
                 return candidate
         return "1d"
 
@@ -83,6 +83,11 @@ class AggregateService:
             return self._rollups.read(site_id, "1h", first, last)
         raw = self._readings.read_range(site_id, TimeRange(first, last - timedelta(microseconds=1)))
         return bucket_readings(raw, READING_INTERVAL).values()
+
+
+def estimated_buckets(start: datetime, end: datetime, resolution: str) -> int:
+    """Bucket count by arithmetic (exact but for a daylight-saving hour), before building any."""
+    return int((end - start) // RESOLUTIONS[resolution]) + 1
 
 
 def bucket_starts(start: datetime, end: datetime, resolution: str, zone: ZoneInfo) -> list[datetime]:

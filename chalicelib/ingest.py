@@ -20,6 +20,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -105,7 +106,7 @@ class Reading(BaseModel):
     weather_condition: Annotated[str, Field(min_length=1, max_length=64)] | None = None
 
     @model_validator(mode="after")
-    def _extras_are_numeric_metrics(self) -> Reading:
+    def _metrics_are_storable_numbers(self) -> Reading:
         extras = {name: value for name, value in (self.model_extra or {}).items() if not _service_owned(name)}
         if len(extras) > MAX_EXTRA_METRICS:
             raise PydanticCustomError("extra", "at most {limit} extra metrics", {"limit": MAX_EXTRA_METRICS})
@@ -114,6 +115,13 @@ class Reading(BaseModel):
                 raise PydanticCustomError("extra", "'{name}' is not a valid metric name", {"name": name})
             if isinstance(value, bool) or not isinstance(value, int | float | Decimal) or not _finite(value):
                 raise PydanticCustomError("extra", "extra metric '{name}' must be a finite number", {"name": name})
+        for name, value in self.metrics().items():
+            if not fits_dynamodb_number(value):
+                raise PydanticCustomError(
+                    "number",
+                    "{name} must have at most 38 significant digits and a magnitude from 1E-130 to 1E+125",
+                    {"name": name},
+                )
         return self
 
     def metrics(self) -> dict[str, Decimal]:
@@ -139,6 +147,14 @@ def _service_owned(name: str) -> bool:
 
 def _is_field_name(name: str) -> bool:
     return re.fullmatch(FIELD_NAME_PATTERN, name) is not None
+
+
+def fits_dynamodb_number(value: Decimal) -> bool:
+    """DynamoDB numbers: up to 38 significant digits, magnitude 1E-130 to under 1E+126, or zero."""
+    if value.is_zero():
+        return True
+    digits = "".join(map(str, value.as_tuple().digits)).strip("0")  # not normalize(): it rounds to 28
+    return len(digits) <= 38 and -130 <= value.adjusted() <= 125
 
 
 def _finite(value: int | float | Decimal) -> bool:
@@ -178,8 +194,15 @@ def parse_batch(raw: bytes | str, content_type: str = "application/json") -> Par
 
 def read_records(raw: bytes | str, content_type: str) -> list[Any]:
     """The records of a JSON array, NDJSON or CSV document, not yet validated."""
-    text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
-    return _records(text, content_type.split(";", maxsplit=1)[0].strip().lower())
+    try:
+        text = raw.decode("utf-8-sig") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise PayloadError("The body is not UTF-8 text.") from None
+    try:
+        return _records(text, content_type.split(";", maxsplit=1)[0].strip().lower())
+    except (RecursionError, ValueError, csv.Error) as error:
+        # Nesting too deep, an integer too long for Python, a CSV field over the size limit.
+        raise PayloadError(f"The body cannot be read as readings: {type(error).__name__}.") from None
 
 
 def validate_records(records: list[Any], first_index: int = 0) -> ParsedBatch:
@@ -410,8 +433,10 @@ class IngestService:
                 continue
             try:
                 self._ingest_site_day(site_id, day, group, deadline, result)
-            except StoreUnavailable:
-                logger.warning("Ingest of a site-day failed; reported as not stored", extra={"site_id": site_id})
+            except (StoreUnavailable, ClientError):
+                # Nothing of the group is reported stored unless its rollups and registry are
+                # done too; re-sending it is idempotent and completes them.
+                logger.exception("Ingest of a site-day failed; reported as not stored", extra={"site_id": site_id})
                 result.not_stored += [_unstored(index, reading) for index, reading in group]
         result.not_stored.sort(key=lambda entry: entry["index"])
         return result
@@ -455,7 +480,14 @@ class IngestService:
                 continue
             result.anomalies += 1
             if max(severity_rank(anomaly.severity) for anomaly in found) >= self._min_alert_rank:
-                self._alerts.publish(site_id, item[TIMESTAMP]["S"], found)
+                self._publish_alert(site_id, item[TIMESTAMP]["S"], found)
+
+    def _publish_alert(self, site_id: str, timestamp: str, found: list[Anomaly]) -> None:
+        """An alert that cannot be sent is logged; it never undoes a stored reading."""
+        try:
+            self._alerts.publish(site_id, timestamp, found)
+        except Exception:
+            logger.exception("Anomaly alert could not be published", extra={"site_id": site_id, "timestamp": timestamp})
 
 
 def _unstored(index: int, reading: Reading) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.batch_writes import put_items
@@ -25,6 +25,8 @@ from chalicelib.timestamps import TimeRange, format_instant, parse_stored_instan
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+# Sums keep 38 significant digits, DynamoDB's own precision (Python's default context keeps 28).
+SUM_CONTEXT = Context(prec=38, rounding=ROUND_HALF_EVEN)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 RESOLUTIONS = {"5m": timedelta(minutes=5), "15m": timedelta(minutes=15), "1h": HOUR, "1d": DAY}
@@ -45,7 +47,7 @@ class MetricAggregate:
 
     def merge(self, other: MetricAggregate) -> None:
         self.count += other.count
-        self.total += other.total
+        self.total = SUM_CONTEXT.add(self.total, other.total)
         self.minimum = min(self.minimum, other.minimum)
         self.maximum = max(self.maximum, other.maximum)
 

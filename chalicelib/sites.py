@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from chalicelib.errors import ApiError
 from chalicelib.page_tokens import PageTokenCodec
 from chalicelib.readings import to_public_item
-from chalicelib.rollups import DAY, HOUR, RollupStore, floor_to
+from chalicelib.rollups import DAY, HOUR, Bucket, RollupStore, bucket_readings, floor_to
 from chalicelib.store import PartitionQuery, ReadingStore, SortKeyCondition, translate_errors
 from chalicelib.tables import ANOMALY_INDEX, SITE_ID, TIMESTAMP
 from chalicelib.timestamps import TimeRange, format_instant, format_sortable_instant, parse_stored_instant
@@ -140,9 +140,7 @@ class SiteService:
             "as_of": format_instant(now),
             "tz": tz,
             **entry.to_json(),
-            "energy": {
-                name: self._energy(site_id, floor_to(start, HOUR), window_end) for name, start in windows.items()
-            },
+            "energy": {name: self._energy(site_id, start, window_end) for name, start in windows.items()},
             "latest": self._latest(site_id, now),
             "open_anomalies": self._readings.count(
                 PartitionQuery(
@@ -159,9 +157,15 @@ class SiteService:
         }
 
     def _energy(self, site_id: str, start: datetime, end: datetime) -> dict[str, Decimal]:
-        """Sums from daily rollups for whole UTC days and hourly rollups for the edges."""
+        """Sums from daily rollups for whole UTC days, hourly rollups for whole hours, and raw
+        readings for a part-hour start (a local midnight in a zone such as Asia/Kolkata)."""
+        parts: list[Bucket] = []
+        whole_hours_from = floor_to(start + HOUR - timedelta(microseconds=1), HOUR)
+        if start < whole_hours_from:
+            head = self._readings.read_range(site_id, TimeRange(start, whole_hours_from - timedelta(microseconds=1)))
+            parts += bucket_readings(head, HOUR).values()
+            start = whole_hours_from
         first_day, last_day = floor_to(start + DAY - timedelta(microseconds=1), DAY), floor_to(end, DAY)
-        parts = []
         if first_day < last_day:
             parts += self._rollups.read(site_id, "1d", first_day, last_day)
             parts += self._rollups.read(site_id, "1h", start, first_day)

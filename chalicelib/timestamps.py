@@ -30,6 +30,18 @@ class InvalidInstant(ValueError):
     """Text that is not an instant we accept."""
 
 
+# Readings and queries live in this span; beyond it date arithmetic (a day's buckets, 14 days of
+# history) would leave what datetime can represent, and no meter reports such times anyway.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2199, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def _within_supported_years(instant: datetime, text: str) -> datetime:
+    if not EARLIEST <= instant <= LATEST:
+        raise InvalidInstant(f"'{text}' is outside the supported years 1970 to 2199")
+    return instant
+
+
 def parse_stored_instant(text: str) -> datetime:
     """Parse a sort-key value written by any writer; naive values are UTC."""
     parsed = datetime.fromisoformat(text)
@@ -49,9 +61,8 @@ def parse_query_bound(text: str, *, end_of_range: bool) -> datetime:
             day = date.fromisoformat(candidate)
         except ValueError:
             raise InvalidInstant(f"'{text}' is not a valid calendar date") from None
-        if end_of_range:
-            return datetime.combine(day, time.max, tzinfo=UTC)
-        return datetime.combine(day, time.min, tzinfo=UTC)
+        bound = datetime.combine(day, time.max if end_of_range else time.min, tzinfo=UTC)
+        return _within_supported_years(bound, text)
     if not _DATE_TIME.fullmatch(candidate):
         raise InvalidInstant(f"'{text}' is not a date or date-time; {INPUT_FORMAT_HINT}")
     return parse_reading_instant(candidate)
@@ -63,9 +74,10 @@ def parse_reading_instant(text: str) -> datetime:
     if not _DATE_TIME.fullmatch(candidate):
         raise InvalidInstant(f"'{text}' is not an ISO-8601 date-time such as 2025-02-17T08:30:00Z")
     try:
-        return parse_stored_instant(candidate.upper().replace(" ", "T", 1))
+        instant = parse_stored_instant(candidate.upper().replace(" ", "T", 1))
     except (ValueError, OverflowError):
         raise InvalidInstant(f"'{text}' is not a valid date-time (check the day, hour and offset)") from None
+    return _within_supported_years(instant, text)
 
 
 def format_instant(instant: datetime) -> str:

@@ -273,3 +273,42 @@ def test_thirty_day_hourly_chart_reads_over_ten_times_fewer_items_than_raw(
     assert response.json_body["count"] == 720
     assert (len(raw_items), rollup_items_read) == (8640, 720)
     assert len(raw_items) / rollup_items_read >= 10
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start_time": "9999-12-31", "end_time": "9999-12-31", "resolution": "1d"},
+        {"start_time": "0001-01-01", "end_time": "0001-01-02", "resolution": "1h", "tz": "America/New_York"},
+        {"start_time": "1970-01-01", "end_time": "2199-12-31", "resolution": "auto", "max_points": "5000"},
+    ],
+)
+def test_extreme_ranges_are_400_not_500(backend: Backend, api, params: dict[str, Any]):
+    response = get(api, "/records", site_id="site_1", **params)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+
+
+def test_sums_keep_dynamodb_precision(backend: Backend, api):
+    post_all(
+        api,
+        [
+            {
+                "site_id": "site_1",
+                "timestamp": "2025-02-17T10:00:00Z",
+                "energy_generated_kwh": "1000000.123456789012345678901234567",
+            },
+            {"site_id": "site_1", "timestamp": "2025-02-17T10:05:00Z", "energy_generated_kwh": "0.5"},
+        ],
+    )
+
+    response = get(
+        api,
+        "/records",
+        site_id="site_1",
+        start_time="2025-02-17T10:00:00Z",
+        end_time="2025-02-17T10:59:59Z",
+        resolution="1h",
+    )
+
+    assert b'"sum":1000000.623456789012345678901234567' in response.body

@@ -361,3 +361,36 @@ def test_alerts_go_to_sns_as_json_an_on_sns_message_handler_can_read(moto_backen
     alert = json.loads(message["Body"])
     assert (alert["site_id"], alert["timestamp"], alert["severity"]) == ("site_1", "2025-02-17T12:00:00Z", "critical")
     assert alert["anomalies"][0]["rule"] == "temperature_out_of_range"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"\xff\xfe[{}]", "application/json"),
+        ("[" * 50_000 + "]" * 50_000, "application/json"),
+        ('[{"site_id": "site_1", "timestamp": "2025-02-17T12:00:00Z", "x": ' + "9" * 5000 + "}]", "application/json"),
+        ("site_id,timestamp,note\nsite_1,2025-02-17T12:00:00Z," + "x" * 140_000 + "\n", "text/csv"),
+    ],
+)
+def test_bodies_python_cannot_parse_are_400(backend: Backend, api, body: Any, content_type: str):
+    response = post(api, body, content_type)
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.json_body["type"] == "urn:energy-metrics:problem:invalid-payload"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timestamp", "0001-01-01T00:00:00Z"),
+        ("timestamp", "9999-12-31T23:00:00Z"),
+        ("irradiance_w_m2", 1e-200),
+        ("energy_generated_kwh", "1E-131"),
+        ("energy_consumed_kwh", "1.23456789012345678901234567890123456789"),
+    ],
+)
+def test_values_dynamodb_or_date_arithmetic_cannot_hold_are_rejected(backend: Backend, api, field: str, value: Any):
+    response = post(api, [new_reading(**{field: value})])
+
+    assert response.status_code == HTTPStatus.UNPROCESSABLE_ENTITY
+    assert response.json_body["rejected"][0]["index"] == 0

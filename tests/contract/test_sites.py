@@ -127,3 +127,18 @@ def test_summary_with_bad_site_id_is_400(backend: Backend, api):
     response = api.http.get("/sites/bad%20id/summary")
 
     assert response.status_code == HTTPStatus.BAD_REQUEST
+
+
+def test_summary_today_starts_at_a_half_hour_local_midnight(backend: Backend, api):
+    post(
+        api,
+        [
+            {"site_id": "site_a", "timestamp": "2025-02-17T18:10:00Z", "energy_generated_kwh": 7},
+            {"site_id": "site_a", "timestamp": "2025-02-17T18:40:00Z", "energy_generated_kwh": 5},
+            {"site_id": "site_a", "timestamp": "2025-02-18T10:00:00Z", "energy_generated_kwh": 1},
+        ],
+    )
+
+    response = get(api, "/sites/site_a/summary", as_of="2025-02-18T12:00:00Z", tz="Asia/Kolkata")
+
+    assert response.json_body["energy"]["today"]["generated_kwh"] == 6
