@@ -95,6 +95,18 @@ def twelve_hours(backend: Backend, api) -> list[dict[str, Any]]:
     return readings
 
 
+def ten_oclock_hour(api) -> Any:
+    """The 1h bucket 2025-02-17T10:00Z of site_1."""
+    return get(
+        api,
+        "/records",
+        site_id="site_1",
+        start_time="2025-02-17T10:00:00Z",
+        end_time="2025-02-17T10:59:59Z",
+        resolution="1h",
+    )
+
+
 def hourly_boundaries(first: datetime, hours: int) -> list[datetime]:
     return [first + timedelta(hours=n) for n in range(hours + 1)]
 
@@ -216,14 +228,7 @@ def test_reingesting_a_corrected_reading_never_double_counts(backend: Backend, a
     post_all(api, [{"site_id": "site_1", "timestamp": "2025-02-17T10:05:00Z", "energy_generated_kwh": 1}])
     post_all(api, [{"site_id": "site_1", "timestamp": "2025-02-17T10:05:00Z", "energy_generated_kwh": 3}])
 
-    response = get(
-        api,
-        "/records",
-        site_id="site_1",
-        start_time="2025-02-17T10:00:00Z",
-        end_time="2025-02-17T10:59:59Z",
-        resolution="1h",
-    )
+    response = ten_oclock_hour(api)
 
     assert response.json_body["items"][0]["energy_generated_kwh"] == {"sum": 3, "count": 1}
 
@@ -302,13 +307,6 @@ def test_sums_keep_dynamodb_precision(backend: Backend, api):
         ],
     )
 
-    response = get(
-        api,
-        "/records",
-        site_id="site_1",
-        start_time="2025-02-17T10:00:00Z",
-        end_time="2025-02-17T10:59:59Z",
-        resolution="1h",
-    )
+    response = ten_oclock_hour(api)
 
     assert b'"sum":1000000.623456789012345678901234567' in response.body
