@@ -9,7 +9,7 @@ LOCAL_DYNAMODB := http://127.0.0.1:4567
 # Operator commands (tables, backfill) target the local server unless ENDPOINT= is given empty.
 ENDPOINT ?= $(LOCAL_DYNAMODB)
 
-.PHONY: install run test lint typecheck unit tables ingest seed backfill backfill-rollups format clean
+.PHONY: install run test lint typecheck unit tables ingest seed backfill backfill-rollups api-key format clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -58,6 +58,10 @@ backfill: $(PY_STAMP)
 ## make backfill-rollups: rollups and site registry for readings that predate ingest (ENDPOINT= empty for AWS)
 backfill-rollups: $(PY_STAMP)
 	$(BIN)/python -m scripts.backfill_rollups --table $(TABLE) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+
+## make api-key ARGS="create --name NAME --scopes read --sites '*'" (or "list", "revoke KEY_ID"); ENDPOINT= empty for AWS
+api-key: $(PY_STAMP)
+	$(BIN)/python -m scripts.api_keys $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(ARGS)
 
 format: $(PY_STAMP)
 	$(BIN)/ruff format .

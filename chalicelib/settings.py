@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     retry_after_seconds: int = Field(default=2, ge=1, le=300)
     rollups_table: str = Field(default="EnergyMetricsRollups", min_length=3, max_length=255)
     sites_table: str = Field(default="EnergyMetricsSites", min_length=3, max_length=255)
+    api_keys_table: str = Field(default="EnergyMetricsApiKeys", min_length=3, max_length=255)
     alert_topic_arn: str | None = Field(default=None, description="SNS topic for anomaly alerts; unset: log them")
     alert_min_severity: Literal["low", "medium", "high", "critical"] = "high"
     ingest_budget_seconds: float = Field(default=20.0, gt=0, le=28)

@@ -97,6 +97,8 @@ def anomaly_index_for(min_severity: str | None) -> IndexDefinition:
 ROLLUPS_TABLE = TableDefinition(partition_key="series", sort_key="bucket_start", indexes=())
 # The site registry: one partition ("sites") sorted by site id, so listing sites is a Query.
 SITES_TABLE = TableDefinition(partition_key="registry", sort_key=SITE_ID, indexes=())
+# API keys: one partition ("api-keys") sorted by the key's public id; only hashes are stored.
+API_KEYS_TABLE = TableDefinition(partition_key="registry", sort_key="key_id", indexes=())
 
 
 def ensure_table(
@@ -143,11 +145,15 @@ def ensure_table(
     return actions
 
 
-def ensure_service_tables(client: DynamoDBClient, readings: str, rollups: str, sites: str) -> list[str]:
+def ensure_service_tables(
+    client: DynamoDBClient, readings: str, rollups: str, sites: str, api_keys: str | None = None
+) -> list[str]:
     """Every table the service uses, with its indexes; what was created or started."""
     actions = ensure_table(client, readings, READINGS_TABLE)
     actions += ensure_table(client, rollups, ROLLUPS_TABLE)
     actions += ensure_table(client, sites, SITES_TABLE)
+    if api_keys is not None:
+        actions += ensure_table(client, api_keys, API_KEYS_TABLE)
     return actions
 
 

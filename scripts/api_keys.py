@@ -1,0 +1,57 @@
+"""Create, list and revoke API keys (``make api-key ARGS="create --name dashboard --scopes read --sites '*'"``).
+
+The plaintext key is printed once, at creation, and never stored. Against AWS, run it with
+your usual credentials and without ``--endpoint-url``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from chalicelib.api_keys import SCOPES, ApiKeyStore
+from chalicelib.tables import API_KEYS_TABLE, ensure_table
+from scripts.local_dynamodb import client_for
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--table", default="EnergyMetricsApiKeys")
+    parser.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4567 for the local server")
+    commands = parser.add_subparsers(dest="command", required=True)
+    create = commands.add_parser("create", help="create a key and print it once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scopes", required=True, help=f"comma-separated: {', '.join(SCOPES)}")
+    create.add_argument("--sites", required=True, help="comma-separated site ids, or '*' for all")
+    commands.add_parser("list", help="list keys (never their secrets)")
+    revoke = commands.add_parser("revoke", help="revoke a key by its key_id")
+    revoke.add_argument("key_id")
+    arguments = parser.parse_args(argv)
+
+    client = client_for(arguments.endpoint_url)
+    ensure_table(client, arguments.table, API_KEYS_TABLE)
+    store = ApiKeyStore(client, arguments.table)
+    if arguments.command == "create":
+        try:
+            plaintext, record = store.create(
+                arguments.name, set(arguments.scopes.split(",")), set(arguments.sites.split(","))
+            )
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(json.dumps({**record.to_json(), "api_key": plaintext}, indent=2))
+        print("Store the api_key now: it is not shown again.", file=sys.stderr)
+        return 0
+    if arguments.command == "list":
+        print(json.dumps([record.to_json() for record in store.list()], indent=2))
+        return 0
+    if not store.revoke(arguments.key_id):
+        print(f"no key {arguments.key_id}", file=sys.stderr)
+        return 1
+    print(f"revoked {arguments.key_id}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""API keys: random, shown once, stored only as a hash; verified by id + hash; revocable."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from chalicelib.api_keys import ApiKeyStore
+from chalicelib.tables import API_KEYS_TABLE, ensure_table
+from scripts import api_keys as api_keys_command
+from tests.conftest import Backend
+
+
+@pytest.fixture
+def store(backend: Backend) -> Iterator[ApiKeyStore]:
+    table = f"{backend.table_name}-keys"
+    ensure_table(backend.client, table, API_KEYS_TABLE)
+    yield ApiKeyStore(backend.client, table)
+    if backend.name == "dynalite":
+        backend.client.delete_table(TableName=table)
+
+
+def test_created_key_verifies_with_its_scopes_and_sites(store: ApiKeyStore):
+    plaintext, created = store.create("dashboard", {"read"}, {"site_1", "site_2"})
+
+    verified = store.verify(plaintext)
+
+    assert verified == created
+    assert verified is not None
+    assert (verified.may_see("site_1"), verified.may_see("site_3")) == (True, False)
+
+
+def test_only_a_hash_of_the_key_is_stored(backend: Backend, store: ApiKeyStore):
+    plaintext, created = store.create("dashboard", {"read"}, {"*"})
+
+    item = backend.client.get_item(
+        TableName=store.table_name, Key={"registry": {"S": "api-keys"}, "key_id": {"S": created.key_id}}
+    )["Item"]
+
+    assert plaintext not in json.dumps(item)
+    assert plaintext.removeprefix(f"emk_{created.key_id}_") not in json.dumps(item)
+    assert len(item["secret_sha256"]["S"]) == 64
+
+
+def test_keys_are_random_and_high_entropy(store: ApiKeyStore):
+    first, first_record = store.create("a", {"read"}, {"*"})
+    second, _ = store.create("b", {"read"}, {"*"})
+
+    assert first != second
+    assert len(first.removeprefix(f"emk_{first_record.key_id}_")) == 43  # 32 random bytes, base64url
+
+
+@pytest.mark.parametrize("attempt", ["", "emk_", "Bearer x", "emk_000000000000_" + "A" * 43])
+def test_unknown_or_malformed_keys_do_not_verify(store: ApiKeyStore, attempt: str):
+    assert store.verify(attempt) is None
+
+
+def test_a_key_with_a_guessed_secret_does_not_verify(store: ApiKeyStore):
+    plaintext, _ = store.create("dashboard", {"read"}, {"*"})
+    guessed = plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B")
+
+    assert store.verify(guessed) is None
+
+
+def test_revoked_key_stops_verifying(store: ApiKeyStore):
+    plaintext, created = store.create("dashboard", {"read"}, {"*"})
+
+    assert store.revoke(created.key_id) is True
+    assert store.verify(plaintext) is None
+    assert [key.revoked_at is not None for key in store.list()] == [True]
+
+
+def test_revoking_an_unknown_key_says_so(store: ApiKeyStore):
+    assert store.revoke("000000000000") is False
+
+
+@pytest.mark.parametrize(("scopes", "sites"), [(set(), {"*"}), ({"superuser"}, {"*"}), ({"read"}, set())])
+def test_invalid_scopes_or_sites_are_refused(store: ApiKeyStore, scopes: set[str], sites: set[str]):
+    with pytest.raises(ValueError, match=r"scopes|sites"):
+        store.create("x", scopes, sites)
+
+
+def test_command_creates_lists_and_revokes(backend: Backend, capsys: pytest.CaptureFixture[str], monkeypatch):
+    table = f"{backend.table_name}-cli-keys"
+    monkeypatch.setattr(api_keys_command, "client_for", lambda _endpoint: backend.client)
+
+    api_keys_command.main(["--table", table, "create", "--name", "ops", "--scopes", "read,admin", "--sites", "*"])
+    created = json.loads(capsys.readouterr().out)
+    api_keys_command.main(["--table", table, "revoke", created["key_id"]])
+    capsys.readouterr()
+    api_keys_command.main(["--table", table, "list"])
+    listed = json.loads(capsys.readouterr().out)
+
+    assert created["api_key"].startswith(f"emk_{created['key_id']}_")
+    assert [(key["name"], key["scopes"], key["revoked_at"] is not None) for key in listed] == [
+        ("ops", ["admin", "read"], True)
+    ]
+    assert "api_key" not in listed[0]
+    if backend.name == "dynalite":
+        backend.client.delete_table(TableName=table)
