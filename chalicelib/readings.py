@@ -34,7 +34,6 @@ from chalicelib.tables import (
 )
 from chalicelib.timestamps import (
     ABOVE_ANY_SUFFIX,
-    TimeRange,
     format_instant,
     format_sortable_instant,
     normalise_stored_timestamp,
@@ -211,7 +210,9 @@ class ReadingService:
                 )
             )
             for item in result.items:
-                if not _in_range(item, time_range):
+                # Exact for the boundary seconds the key condition cannot decide; an unparseable
+                # legacy key inside the key range is shown rather than hidden.
+                if not time_range.holds_stored(item[TIMESTAMP]["S"], if_unparseable=True):
                     continue
                 second = plan.second_of(item)
                 if pending and second != pending_second and (resume := place_pending()) is not None:
@@ -248,14 +249,6 @@ class ReadingService:
         if not (isinstance(second, str) and len(second) <= 64 and isinstance(skip, int) and skip >= 0 and valid_key):
             raise InvalidPageToken("next_token is not valid.")
         return position
-
-
-def _in_range(item: RawItem, time_range: TimeRange) -> bool:
-    """Exact check for the items the key condition cannot decide: those in a boundary second."""
-    try:
-        return time_range.contains(parse_stored_instant(item[TIMESTAMP]["S"]))
-    except (ValueError, OverflowError):
-        return True  # an unparseable legacy key inside the key range: show it rather than hide it
 
 
 def _sortable(stored_timestamp: str) -> str:

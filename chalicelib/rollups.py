@@ -159,7 +159,6 @@ class RollupStore:
         self._client = client
         self.table_name = table_name
         self._retry_after_seconds = retry_after_seconds
-        self.items_read = 0
 
     def read(
         self, site_id: str, resolution: str, start: datetime, end: datetime, *, consistent: bool = False
@@ -178,7 +177,6 @@ class RollupStore:
             },
         }
         for response in query_pages(self._client, arguments, self._retry_after_seconds):
-            self.items_read += response.get("ScannedCount", 0)
             buckets += [item_to_bucket(item) for item in response.get("Items", [])]
         return buckets
 

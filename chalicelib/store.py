@@ -25,7 +25,7 @@ from chalicelib.tables import (
     TIMESTAMP,
     IndexDefinition,
 )
-from chalicelib.timestamps import TimeRange, parse_stored_instant
+from chalicelib.timestamps import TimeRange
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -78,7 +78,6 @@ class PartitionQuery:
 class QueryPage:
     items: list[RawItem]
     last_evaluated_key: dict[str, str] | None
-    scanned_count: int = 0
 
 
 class ReadingStore:
@@ -86,16 +85,13 @@ class ReadingStore:
         self._client = client
         self.table_name = table_name
         self._retry_after_seconds = retry_after_seconds
-        self.items_read = 0
 
     def query(self, request: PartitionQuery) -> QueryPage:
         with translate_errors(self._retry_after_seconds, index_query=request.index is not None):
             response = self._client.query(**self._query_arguments(request))
-        self.items_read += response.get("ScannedCount", 0)
         return QueryPage(
             items=response.get("Items", []),
             last_evaluated_key=_flatten_key(response.get("LastEvaluatedKey")),
-            scanned_count=response.get("ScannedCount", 0),
         )
 
     def read_range(
@@ -114,8 +110,11 @@ class ReadingStore:
         arguments["ConsistentRead"] = consistent
         items: list[RawItem] = []
         for response in query_pages(self._client, arguments, self._retry_after_seconds):
-            self.items_read += response.get("ScannedCount", 0)
-            items += [item for item in response.get("Items", []) if _instant_in(item, time_range)]
+            items += [
+                item
+                for item in response.get("Items", [])
+                if time_range.holds_stored(item[TIMESTAMP]["S"], if_unparseable=False)
+            ]
         return items
 
     def count(self, request: PartitionQuery) -> int:
@@ -218,13 +217,6 @@ def _filters(request: PartitionQuery, names: dict[str, str], values: dict[str, A
         values[":metric"] = {"S": request.anomaly_metric}
         filters.append("contains(#metrics, :metric)")
     return filters
-
-
-def _instant_in(item: RawItem, time_range: TimeRange) -> bool:
-    try:
-        return time_range.contains(parse_stored_instant(item[TIMESTAMP]["S"]))
-    except (ValueError, OverflowError):
-        return False
 
 
 def _flatten_key(key: dict[str, Any] | None) -> dict[str, str] | None:

@@ -113,6 +113,13 @@ class TimeRange:
     def contains(self, instant: datetime) -> bool:
         return (self.start is None or self.start <= instant) and (self.end is None or instant <= self.end)
 
+    def holds_stored(self, stored_timestamp: str, *, if_unparseable: bool) -> bool:
+        """Exact check of a stored sort-key value; the caller decides what an unparseable one means."""
+        try:
+            return self.contains(parse_stored_instant(stored_timestamp))
+        except (ValueError, OverflowError):
+            return if_unparseable
+
     def sort_key_bounds(self) -> tuple[str | None, str | None]:
         """Sort-key strings that bracket every stored form of every instant in the range."""
         return (
