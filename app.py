@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger
 from chalice import Chalice, Response  # type: ignore[attr-defined]
-from chalice.app import Request, S3Event
+from chalice.app import AuthRequest, Request, SQSEvent
 
+from chalicelib.access import AUTHORIZER_CACHE_SECONDS, Caller, RoutePermission, authorize
 from chalicelib.context import current_context, s3_client
-from chalicelib.file_ingest import ingest_s3_object
+from chalicelib.file_ingest import ingest_s3_object, s3_objects_in
 from chalicelib.http import (
     as_problem,
     handle_errors,
@@ -26,13 +28,23 @@ from chalicelib.settings import SERVICE_NAME, get_settings
 # Powertools owns logging (one JSON line per event); Chalice's own handler would print each twice.
 app = Chalice(app_name=SERVICE_NAME, configure_logs=False)
 logger = Logger(service=SERVICE_NAME)
-get_settings()  # a misconfigured stage fails at cold start, naming the bad variable
+settings = get_settings()  # a misconfigured stage fails at cold start, naming the bad variable
+if settings.stage == "local":
+    from chalicelib.gateway_responses import emulate_in_chalice_local
+
+    emulate_in_chalice_local(
+        auth_enabled=lambda: current_context().settings.auth_enabled,
+        retry_after_seconds=lambda: current_context().settings.retry_after_seconds,
+    )
 
 # Browsers and some HTTP clients send a Content-Type even on GET; never answer 415 for it.
 ANY_CONTENT_TYPE = ["*/*"]
 INGEST_CONTENT_TYPES = ["application/json", "application/x-ndjson", "text/csv", "text/plain"]
 MAX_INGEST_BODY_BYTES = 2 * 1024 * 1024
 PUBLIC_PATHS = ("/", "/health", "/records", "/anomalies", "/sites", "/sites/{site_id}/summary")
+View = TypeVar("View", bound=Callable[..., Response])
+# Every keyed route and the scope it needs; the authorizer's policy and the routes both read it.
+PERMISSIONS: list[RoutePermission] = []
 
 
 def current_request() -> Request:
@@ -40,9 +52,32 @@ def current_request() -> Request:
     return app.current_request
 
 
+@app.authorizer(ttl_seconds=AUTHORIZER_CACHE_SECONDS, header="Authorization")
+def api_key_authorizer(request: AuthRequest) -> dict[str, Any]:
+    return authorize(request, current_context().api_keys, PERMISSIONS)
+
+
+def keyed_route(path: str, method: str, scope: str, **options: Any) -> Callable[[View], View]:
+    """A data route: needs an API key holding ``scope``, metered by the key's usage plan."""
+    PERMISSIONS.append(RoutePermission(path, method, scope))
+    return app.route(path, methods=[method], authorizer=api_key_authorizer, api_key_required=True, **options)
+
+
+def caller() -> Caller:
+    """The key behind this request, already checked for the route's scope."""
+    request = current_request()
+    path, method = request.context["resourcePath"], request.method
+    who = Caller.from_authorizer_context(request.context.get("authorizer"))
+    for permission in PERMISSIONS:
+        if (permission.path, permission.method) == (path, method):
+            who.require_scope(permission.scope)
+    return who
+
+
 @app.middleware("http")
 def cors_and_problem_bodies(event: Any, get_response: Any) -> Response:
-    response = with_security_headers(as_problem(get_response(event)))
+    keyed = bool(event.context.get("authorizer"))
+    response = with_security_headers(as_problem(get_response(event)), keyed=keyed)
     return current_context().cors.decorate(app.current_request, response)
 
 
@@ -59,25 +94,29 @@ def health() -> Response:
     return json_response(check_health(context.store, context.settings.retry_after_seconds))
 
 
-@app.route("/records", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+@keyed_route("/records", "GET", "read", content_types=ANY_CONTENT_TYPE)
 @handle_errors
 def records() -> Response:
+    who = caller()
     query = parse_query(RecordsQuery, single_valued_parameters(current_request()))
+    who.require_sites([query.site_id])
     context = current_context()
     if query.resolution != "raw":
         return json_response(context.aggregates.aggregate(query))
     return json_response(context.readings.list_records(query).to_body())
 
 
-@app.route("/records", methods=["POST"], content_types=INGEST_CONTENT_TYPES)
+@keyed_route("/records", "POST", "write", content_types=INGEST_CONTENT_TYPES)
 @handle_errors
 def ingest_records() -> Response:
+    who = caller()
     request = current_request()
     body = request.raw_body
     if len(body) > MAX_INGEST_BODY_BYTES:
         raise PayloadTooLarge(MAX_INGEST_BODY_BYTES)
     context = current_context()
     batch = parse_batch(body, request.headers.get("content-type", "application/json"))
+    who.require_sites(reading.site_id for _, reading in batch.readings)
     return ingest_response(
         context.ingest.ingest(batch, Deadline(ingest_budget_seconds(context.settings.ingest_budget_seconds)))
     )
@@ -91,10 +130,12 @@ def ingest_budget_seconds(configured: float) -> float:
     return max(1.0, min(configured, lambda_context.get_remaining_time_in_millis() / 1000 - 3))
 
 
-@app.route("/anomalies", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+@keyed_route("/anomalies", "GET", "read", content_types=ANY_CONTENT_TYPE)
 @handle_errors
 def anomalies() -> Response:
+    who = caller()
     query = parse_query(AnomaliesQuery, single_valued_parameters(current_request()))
+    who.require_sites([query.site_id])
     return json_response(current_context().readings.list_anomalies(query).to_body())
 
 
@@ -103,26 +144,33 @@ def allowed_methods(path: str) -> str:
     return ", ".join(sorted(app.routes[path]))
 
 
-@app.route("/sites", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+@keyed_route("/sites", "GET", "read", content_types=ANY_CONTENT_TYPE)
 @handle_errors
 def sites() -> Response:
+    who = caller()
     query = parse_query(SitesQuery, single_valued_parameters(current_request()))
-    return json_response(current_context().sites.list_sites(query.limit, query.next_token))
+    visible = None if who.sees_every_site else who.sites
+    return json_response(current_context().sites.list_sites(query.limit, query.next_token, visible))
 
 
-@app.route("/sites/{site_id}/summary", methods=["GET"], content_types=ANY_CONTENT_TYPE)
+@keyed_route("/sites/{site_id}/summary", "GET", "read", content_types=ANY_CONTENT_TYPE)
 @handle_errors
 def site_summary(site_id: str) -> Response:
+    who = caller()
     query = parse_query(SummaryQuery, {**single_valued_parameters(current_request()), "site_id": site_id})
+    who.require_sites([query.site_id])
     return json_response(current_context().sites.summary(query.site_id, query.as_of, query.tz))
 
 
-@app.on_s3_event(bucket=get_settings().ingest_bucket, events=["s3:ObjectCreated:*"])
-def ingest_s3_file(event: S3Event) -> None:
-    """The old pipeline's drops: JSON array, NDJSON or CSV files, through the same ingest path."""
+@app.on_sqs_message(queue=settings.ingest_queue, batch_size=1)
+def ingest_s3_file(event: SQSEvent) -> None:
+    """The old pipeline's drops (JSON array, NDJSON or CSV files), announced by S3 on a queue so a
+    failed file is retried and finally parked on the dead-letter queue, never silently lost."""
     remaining_ms = getattr(event.context, "get_remaining_time_in_millis", lambda: 60_000)()
     deadline = Deadline(max(1.0, remaining_ms / 1000 - 5))
-    ingest_s3_object(current_context().ingest, s3_client(), event.bucket, event.key, deadline)
+    for message in event:
+        for bucket, key in s3_objects_in(message.body):
+            ingest_s3_object(current_context().ingest, s3_client(), bucket, key, deadline)
 
 
 @handle_errors

@@ -3,6 +3,10 @@
 A key reads ``emk_<key_id>_<secret>``: the public ``key_id`` finds the record with one GetItem,
 and only the SHA-256 of the whole key is stored (a 256-bit random secret needs no slow hash).
 Keys live in one registry partition, so listing them is a Query, as for sites.
+
+Each key also gets a ``usage_key``: the value of the API Gateway API key that meters it in the
+usage plan. The authorizer hands it to API Gateway, so clients only ever send ``Authorization``;
+it is not a credential (the API takes usage keys from the authorizer, never from a header).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class ApiKey:
     sites: frozenset[str]  # {"*"} means every site
     created_at: str
     revoked_at: str | None = None
+    usage_key: str | None = None
 
     def may_see(self, site_id: str) -> bool:
         return ALL_SITES in self.sites or site_id in self.sites
@@ -69,8 +74,16 @@ class ApiKeyStore:
         if not sites:
             raise ValueError("sites must name at least one site, or '*' for all")
         key_id = secrets.token_hex(6)
+        usage_key = secrets.token_urlsafe(24)
         plaintext = f"emk_{key_id}_{secrets.token_urlsafe(32)}"
-        record = ApiKey(key_id, name, frozenset(scopes), frozenset(sites), format_instant(datetime.now(UTC)))
+        record = ApiKey(
+            key_id,
+            name,
+            frozenset(scopes),
+            frozenset(sites),
+            format_instant(datetime.now(UTC)),
+            usage_key=usage_key,
+        )
         with translate_errors(self._retry_after_seconds):
             self._client.put_item(
                 TableName=self.table_name,
@@ -81,6 +94,7 @@ class ApiKeyStore:
                     "scopes": {"SS": sorted(scopes)},
                     "sites": {"SS": sorted(sites)},
                     "created_at": {"S": record.created_at},
+                    "usage_key": {"S": usage_key},
                 },
                 ConditionExpression="attribute_not_exists(key_id)",
             )
@@ -139,4 +153,5 @@ def _record(item: dict[str, Any]) -> ApiKey:
         sites=frozenset(item["sites"]["SS"]),
         created_at=item["created_at"]["S"],
         revoked_at=item.get("revoked_at", {}).get("S"),
+        usage_key=item.get("usage_key", {}).get("S"),
     )

@@ -10,6 +10,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.aggregates import AggregateService
+from chalicelib.api_keys import ApiKeyStore
 from chalicelib.http import CorsPolicy
 from chalicelib.ingest import AlertPublisher, IngestService, LogAlertPublisher, SnsAlertPublisher
 from chalicelib.page_tokens import PageTokenCodec
@@ -39,6 +40,7 @@ class AppContext:
     aggregates: AggregateService
     sites: SiteService
     cors: CorsPolicy
+    api_keys: ApiKeyStore
 
 
 def create_dynamodb_client() -> DynamoDBClient:
@@ -65,6 +67,7 @@ def build_context(settings: Settings, client: DynamoDBClient, alerts: AlertPubli
         sites=SiteService(registry, store, rollups, tokens),
         ingest=IngestService(client, store, rollups, registry, alerts, min_alert_severity=settings.alert_min_severity),
         cors=CorsPolicy(settings),
+        api_keys=ApiKeyStore(client, settings.api_keys_table, settings.retry_after_seconds),
     )
 
 

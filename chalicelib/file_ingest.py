@@ -6,8 +6,10 @@ report counts for the whole file, with rejected readings named by their place in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger
 
@@ -59,8 +61,27 @@ def ingest_file(
     return total
 
 
+def s3_objects_in(message_body: str) -> list[tuple[str, str]]:
+    """(bucket, key) of each object an S3 notification on the queue announces.
+
+    S3's own "s3:TestEvent" (sent when the notification is configured) announces nothing, and
+    keys arrive URL-encoded ("legacy/2025-02-17+drop.csv").
+    """
+    try:
+        notification = json.loads(message_body)
+    except ValueError:
+        logger.error("Queue message is not an S3 notification", extra={"body": message_body[:200]})
+        return []
+    records = notification.get("Records", []) if isinstance(notification, dict) else []
+    return [
+        (record["s3"]["bucket"]["name"], unquote_plus(record["s3"]["object"]["key"]))
+        for record in records
+        if isinstance(record, dict) and "s3" in record
+    ]
+
+
 class FileNotFullyStored(Exception):
-    """Raised so Lambda retries the S3 event; re-ingesting the whole file is idempotent."""
+    """Raised so the queue redelivers the file's notification; re-ingesting a whole file is idempotent."""
 
 
 def ingest_s3_object(ingest: IngestService, s3_client: Any, bucket: str, key: str, deadline: Deadline) -> IngestResult:

@@ -50,6 +50,16 @@ def json_response(body: Any, status: int = HTTPStatus.OK, headers: Mapping[str, 
     return Response(body=to_json(body), status_code=int(status), headers={"Content-Type": JSON, **(headers or {})})
 
 
+def problem_body(status: HTTPStatus, title: str, detail: str, slug: str | None) -> dict[str, Any]:
+    """The RFC 9457 fields every error carries, from a route or from API Gateway itself."""
+    return {
+        "type": PROBLEM_TYPE_PREFIX + slug if slug else "about:blank",
+        "title": title,
+        "status": int(status),
+        "detail": detail,
+    }
+
+
 def problem_response(
     status: HTTPStatus,
     title: str,
@@ -60,12 +70,7 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
     extensions: Mapping[str, Any] | None = None,
 ) -> Response:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_PREFIX + slug if slug else "about:blank",
-        "title": title,
-        "status": int(status),
-        "detail": detail,
-    }
+    body = problem_body(status, title, detail, slug)
     if errors:
         body["errors"] = [{"parameter": error.parameter, "message": error.message} for error in errors]
     body.update(extensions or {})
@@ -186,12 +191,15 @@ SECURITY_HEADERS = {
 }
 
 
-def with_security_headers(response: Response) -> Response:
-    """On every response; errors are never worth caching, so they also say ``no-store``."""
+def with_security_headers(response: Response, *, keyed: bool = False) -> Response:
+    """On every response. Errors are never worth caching; an answer given to one API key is that
+    key's data, so no shared cache (CDN, proxy) may keep it."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if response.status_code >= HTTPStatus.BAD_REQUEST:
         response.headers.setdefault("Cache-Control", "no-store")
+    elif keyed:
+        response.headers.setdefault("Cache-Control", "private, no-store")
     return response
 
 

@@ -41,9 +41,13 @@ class Settings(BaseSettings):
     alert_min_severity: Literal["low", "medium", "high", "critical"] = "high"
     ingest_budget_seconds: float = Field(default=20.0, gt=0, le=28)
     ingest_bucket: str = Field(default="energy-metrics-ingest-local", min_length=3, max_length=63)
+    ingest_queue: str = Field(default="energy-metrics-ingest-local", min_length=1, max_length=80)
+    auth_enabled: bool = Field(default=True, description="API keys on data routes; only 'local' may turn it off")
 
     @model_validator(mode="after")
-    def _require_real_secret_outside_local(self) -> Settings:
+    def _refuse_unsafe_settings_outside_local(self) -> Settings:
+        if not self.auth_enabled and self.stage != "local":
+            raise ValueError(f"AUTH_ENABLED=false is only allowed in the local stage, not '{self.stage}'")
         if self.page_token_secret is None and self.page_token_secret_parameter is None:
             if self.stage != "local":
                 raise ValueError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -98,6 +99,23 @@ class SiteRegistry:
         more = len(items) > limit
         return entries, (entries[-1].site_id if more and entries else None)
 
+    def page_of(
+        self, site_ids: Iterable[str], limit: int, after_site: str | None
+    ) -> tuple[list[SiteEntry], str | None]:
+        """Like ``page``, over just ``site_ids`` (an API key's sites): one GetItem per site, in
+        site order, so a key for a few sites never reads the registry entries of others."""
+        entries: list[SiteEntry] = []
+        for site_id in sorted(site_ids):
+            if after_site is not None and site_id <= after_site:
+                continue
+            entry = self.get(site_id)
+            if entry is None:
+                continue
+            if len(entries) == limit:
+                return entries, entries[-1].site_id
+            entries.append(entry)
+        return entries, None
+
 
 def _entry(item: dict[str, Any]) -> SiteEntry:
     return SiteEntry(item[SITE_ID]["S"], item["first_reading_at"]["S"], item["last_reading_at"]["S"])
@@ -112,12 +130,16 @@ class SiteService:
         self._rollups = rollups
         self._tokens = tokens
 
-    def list_sites(self, limit: int, next_token: str | None) -> dict[str, Any]:
+    def list_sites(self, limit: int, next_token: str | None, visible: frozenset[str] | None = None) -> dict[str, Any]:
+        """Sites with data, or only those in ``visible`` (the caller's API key's sites)."""
         query = {"limit": limit}
         after = None
         if next_token is not None:
             after = str(self._tokens.decode(next_token, SITES_ENDPOINT, query).get("after", "")) or None
-        entries, last = self._registry.page(limit, after)
+        if visible is None:
+            entries, last = self._registry.page(limit, after)
+        else:
+            entries, last = self._registry.page_of(visible, limit, after)
         token = None if last is None else self._tokens.encode(SITES_ENDPOINT, query, {"after": last})
         return {"items": [entry.to_json() for entry in entries], "count": len(entries), "next_token": token}
 

@@ -145,15 +145,16 @@ def ensure_table(
     return actions
 
 
-def ensure_service_tables(
-    client: DynamoDBClient, readings: str, rollups: str, sites: str, api_keys: str | None = None
-) -> list[str]:
+def ensure_service_tables(client: DynamoDBClient, readings: str, rollups: str, sites: str, api_keys: str) -> list[str]:
     """Every table the service uses, with its indexes; what was created or started."""
-    actions = ensure_table(client, readings, READINGS_TABLE)
-    actions += ensure_table(client, rollups, ROLLUPS_TABLE)
-    actions += ensure_table(client, sites, SITES_TABLE)
-    if api_keys is not None:
-        actions += ensure_table(client, api_keys, API_KEYS_TABLE)
+    actions: list[str] = []
+    for table_name, definition in (
+        (readings, READINGS_TABLE),
+        (rollups, ROLLUPS_TABLE),
+        (sites, SITES_TABLE),
+        (api_keys, API_KEYS_TABLE),
+    ):
+        actions += ensure_table(client, table_name, definition)
     return actions
 
 

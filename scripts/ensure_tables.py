@@ -1,4 +1,4 @@
-"""Create the readings table and its anomaly index where missing (``make tables``).
+"""Create every table and index the service uses where missing (``make tables``).
 
 Safe against an existing production table: it only ever adds a missing index, never changes
 keys or data. Against AWS, run it with your usual credentials and without ``--endpoint-url``.
@@ -13,7 +13,9 @@ from scripts.local_dynamodb import client_for, operator_arguments
 def main() -> None:
     arguments = operator_arguments(__doc__)
     client = client_for(arguments.endpoint_url)
-    actions = ensure_service_tables(client, arguments.table, arguments.rollups_table, arguments.sites_table)
+    actions = ensure_service_tables(
+        client, arguments.table, arguments.rollups_table, arguments.sites_table, arguments.api_keys_table
+    )
     print("\n".join(actions) if actions else "every table and index already exists; nothing to do")
 
 

@@ -46,6 +46,7 @@ def operator_arguments(description: str | None) -> argparse.Namespace:
     parser.add_argument("--table", default="EnergyMetrics")
     parser.add_argument("--rollups-table", default="EnergyMetricsRollups")
     parser.add_argument("--sites-table", default="EnergyMetricsSites")
+    parser.add_argument("--api-keys-table", default="EnergyMetricsApiKeys")
     parser.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4567 for the local server")
     return parser.parse_args()
 

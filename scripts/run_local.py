@@ -20,6 +20,7 @@ from scripts.local_dynamodb import REPO_ROOT, LocalDynamoDB, is_serving, local_c
 DATA_DIR = REPO_ROOT / ".local" / "dynamodb"
 LOG_PATH = REPO_ROOT / ".local" / "dynalite.log"
 TABLE = "EnergyMetrics"
+DEMO_KEY_PATH = REPO_ROOT / ".local" / "demo-api-key"
 DYNAMODB_PORT = 4567
 
 
@@ -45,12 +46,20 @@ def main() -> int:
         started_here = True
     try:
         client = local_client(server.endpoint_url)
-        seed_demo_data.seed(client, Settings(stage="local", dynamodb_table=TABLE))
+        settings = Settings(stage="local", dynamodb_table=TABLE)
+        seed_demo_data.seed(client, settings)
         backfill_anomaly_index.run(client, TABLE, ScanCheckpoint(REPO_ROOT / ".local" / "backfill" / f"{TABLE}.json"))
+        demo_key = seed_demo_data.issue_demo_key(client, settings)
+        DEMO_KEY_PATH.write_text(demo_key + "\n")
+        base = f"http://127.0.0.1:{arguments.port}"
+        records = f"{base}/records/?site_id=site_2&start_time=2025-02-17&end_time=2025-02-18"
         print(
-            f"\nEnergy Metrics API on http://127.0.0.1:{arguments.port}  (Ctrl-C stops it)\n"
-            f"  curl 'http://127.0.0.1:{arguments.port}/records/?site_id=site_2&start_time=2025-02-17&end_time=2025-02-18'\n"
-            f"  curl 'http://127.0.0.1:{arguments.port}/anomalies/?site_id=site_2'\n",
+            f"\nEnergy Metrics API on {base}  (Ctrl-C stops it)\n"
+            f"Demo API key (read access to site_1..site_5; also in {DEMO_KEY_PATH.relative_to(REPO_ROOT)}):\n"
+            f"  {demo_key}\n"
+            f"  curl -H 'Authorization: Bearer {demo_key}' '{records}'\n"
+            f"  curl -H 'Authorization: Bearer {demo_key}' '{base}/anomalies/?site_id=site_2'\n"
+            "AUTH_ENABLED=false make run serves without keys (local only).\n",
             flush=True,
         )
         chalice = Path(sys.executable).parent / "chalice"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
+from chalicelib.api_keys import ApiKeyStore
 from chalicelib.backfill import backfill_rollups
 from chalicelib.batch_writes import put_items
 from chalicelib.context import build_context
@@ -42,7 +43,9 @@ class SilentAlerts:
 
 
 def ensure_tables(client: DynamoDBClient, settings: Settings) -> None:
-    for action in ensure_service_tables(client, settings.dynamodb_table, settings.rollups_table, settings.sites_table):
+    for action in ensure_service_tables(
+        client, settings.dynamodb_table, settings.rollups_table, settings.sites_table, settings.api_keys_table
+    ):
         print(f"  {action}")
 
 
@@ -134,3 +137,16 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+DEMO_KEY_NAME = "make run demo key"
+
+
+def issue_demo_key(client: DynamoDBClient, settings: Settings) -> str:
+    """A fresh read-only key for the demo sites; earlier demo keys are revoked (their plaintext is gone)."""
+    keys = ApiKeyStore(client, settings.api_keys_table)
+    for key in keys.list():
+        if key.name == DEMO_KEY_NAME and key.revoked_at is None:
+            keys.revoke(key.key_id)
+    plaintext, _ = keys.create(DEMO_KEY_NAME, {"read"}, {site.site_id for site in demo_data.SITES})
+    return plaintext

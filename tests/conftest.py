@@ -5,20 +5,21 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 import boto3
 import pytest
 from boto3.dynamodb.types import TypeSerializer
-from chalice.test import Client
+from chalice.test import Client, TestHTTPClient
 from moto import mock_aws
 
+from chalicelib.api_keys import ApiKeyStore
 from chalicelib.batch_writes import put_items
 from chalicelib.context import AppContext, build_context, use_context
 from chalicelib.settings import Settings
-from chalicelib.tables import ANOMALY_AT, ROLLUPS_TABLE, SITES_TABLE, ensure_table
+from chalicelib.tables import ANOMALY_AT, API_KEYS_TABLE, ROLLUPS_TABLE, SITES_TABLE, ensure_table
 from chalicelib.timestamps import format_sortable_instant, parse_stored_instant
 from scripts.local_dynamodb import LocalDynamoDB, free_port, local_client
 
@@ -81,6 +82,24 @@ class Backend:
     def sites_table(self) -> str:
         return f"{self.table_name}-sites"
 
+    @property
+    def api_keys_table(self) -> str:
+        return f"{self.table_name}-keys"
+
+    @property
+    def service_tables(self) -> tuple[tuple[str, Any], ...]:
+        return (
+            (self.rollups_table, ROLLUPS_TABLE),
+            (self.sites_table, SITES_TABLE),
+            (self.api_keys_table, API_KEYS_TABLE),
+        )
+
+    def create_key(self, scopes: str = "read", sites: str = "*") -> str:
+        plaintext, _ = ApiKeyStore(self.client, self.api_keys_table).create(
+            f"test {scopes} {sites}", set(scopes.split(",")), set(sites.split(","))
+        )
+        return plaintext
+
     def put(self, *items: dict[str, Any]) -> None:
         result = put_items(self.client, self.table_name, items)
         assert not result.unwritten
@@ -96,23 +115,24 @@ def _open_backend(request: pytest.FixtureRequest, name: str, with_indexes: bool)
     table_name = f"EnergyMetrics-{uuid.uuid4().hex[:12]}"
     if name == "moto":
         with mock_aws():
-            client = boto3.client("dynamodb", region_name="us-east-1")
-            ensure_table(client, table_name, with_indexes=with_indexes)
-            ensure_table(client, f"{table_name}-rollups", ROLLUPS_TABLE)
-            ensure_table(client, f"{table_name}-sites", SITES_TABLE)
-            yield Backend(name, client, table_name)
+            backend = Backend(name, boto3.client("dynamodb", region_name="us-east-1"), table_name)
+            _create_tables(backend, with_indexes)
+            yield backend
         return
     server: LocalDynamoDB = request.getfixturevalue("local_dynamodb")
-    client = local_client(server.endpoint_url)
-    ensure_table(client, table_name, with_indexes=with_indexes)
-    ensure_table(client, f"{table_name}-rollups", ROLLUPS_TABLE)
-    ensure_table(client, f"{table_name}-sites", SITES_TABLE)
+    backend = Backend(name, local_client(server.endpoint_url), table_name)
+    _create_tables(backend, with_indexes)
     try:
-        yield Backend(name, client, table_name)
+        yield backend
     finally:
-        client.delete_table(TableName=table_name)
-        client.delete_table(TableName=f"{table_name}-rollups")
-        client.delete_table(TableName=f"{table_name}-sites")
+        for table in (table_name, *(service_table for service_table, _ in backend.service_tables)):
+            backend.client.delete_table(TableName=table)
+
+
+def _create_tables(backend: Backend, with_indexes: bool) -> None:
+    ensure_table(backend.client, backend.table_name, with_indexes=with_indexes)
+    for table, definition in backend.service_tables:
+        ensure_table(backend.client, table, definition)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -138,12 +158,42 @@ def moto_backend_without_index(request: pytest.FixtureRequest) -> Iterator[Backe
 
 
 ApiFactory = Callable[..., Client]
+ADMIN_KEY = "admin"
+
+
+class KeyedHTTPClient(TestHTTPClient):
+    """Sends an API key with every request unless the test sets ``Authorization`` itself."""
+
+    def __init__(self, app: Any, config: Any, api_key: str | None) -> None:
+        super().__init__(app, config)
+        self.api_key = api_key
+
+    def request(self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"") -> Any:
+        key = {} if self.api_key is None else {"Authorization": f"Bearer {self.api_key}"}
+        return super().request(method, path, headers={**key, **(headers or {})}, body=body)
+
+
+class KeyedClient(Client):
+    """``chalice.test.Client`` calling as one API key (an all-sites admin key unless told otherwise)."""
+
+    def __init__(self, app: Any, api_key: str | None) -> None:
+        super().__init__(app, stage_name="local")
+        self.api_key = api_key
+
+    @property
+    def http(self) -> TestHTTPClient:
+        if self._http_client is None:
+            self._http_client = KeyedHTTPClient(self._app, self._chalice_config, self.api_key)
+        return self._http_client
 
 
 def _api_factory(backend: Backend) -> Iterator[ApiFactory]:
     clients: list[Client] = []
 
-    def make(*, client: Any = None, **settings: Any) -> Client:
+    admin_key = backend.create_key("read,write,admin", "*")
+
+    def make(*, client: Any = None, api_key: str | None = ADMIN_KEY, **settings: Any) -> Client:
+        """``api_key``: the all-sites admin key by default, ``None`` for no key, or a key's plaintext."""
         alerts = settings.pop("alerts", None)
         config = Settings(
             **{
@@ -151,12 +201,14 @@ def _api_factory(backend: Backend) -> Iterator[ApiFactory]:
                 "dynamodb_table": backend.table_name,
                 "rollups_table": backend.rollups_table,
                 "sites_table": backend.sites_table,
+                "api_keys_table": backend.api_keys_table,
                 **settings,
             }
         )
         context: AppContext = build_context(config, client or backend.client, alerts)
-        use_context(context)
-        test_client = Client(app, stage_name="local")
+        # A test's faulty DynamoDB client is for the data path; the key check stays on the real one.
+        use_context(replace(context, api_keys=ApiKeyStore(backend.client, backend.api_keys_table)))
+        test_client = KeyedClient(app, admin_key if api_key == ADMIN_KEY else api_key)
         clients.append(test_client)
         return test_client
 

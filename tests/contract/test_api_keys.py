@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 
 from chalicelib.api_keys import ApiKeyStore
-from chalicelib.tables import API_KEYS_TABLE, ensure_table
 from scripts import api_keys as api_keys_command
 from tests.conftest import Backend
 
 
 @pytest.fixture
-def store(backend: Backend) -> Iterator[ApiKeyStore]:
-    table = f"{backend.table_name}-keys"
-    ensure_table(backend.client, table, API_KEYS_TABLE)
-    yield ApiKeyStore(backend.client, table)
-    if backend.name == "dynalite":
-        backend.client.delete_table(TableName=table)
+def store(backend: Backend) -> ApiKeyStore:
+    return ApiKeyStore(backend.client, backend.api_keys_table)
 
 
 def test_created_key_verifies_with_its_scopes_and_sites(store: ApiKeyStore):

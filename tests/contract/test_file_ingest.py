@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from chalicelib.context import current_context, s3_client
-from chalicelib.file_ingest import FileNotFullyStored, content_type_for, ingest_file, ingest_s3_object
+from chalicelib.file_ingest import FileNotFullyStored, content_type_for, ingest_file, ingest_s3_object, s3_objects_in
 from chalicelib.ingest import Deadline
 from tests.conftest import Backend
 from tests.contract.test_ingest import NeverProcessing
@@ -67,7 +67,8 @@ def test_s3_drop_is_ingested_through_the_same_path(moto_backend: Backend, make_m
         f"site_1,2025-02-17T10:{minute:02d}:00Z,2.5,{70 if minute == 5 else 20}\n" for minute in range(0, 30, 5)
     )
     s3.put_object(Bucket=BUCKET, Key="legacy/2025-02-17 drop.csv", Body=csv_body.encode())
-    event = api.events.generate_s3_event(bucket=BUCKET, key="legacy/2025-02-17 drop.csv")
+    notification = {"Records": [{"s3": {"bucket": {"name": BUCKET}, "object": {"key": "legacy/2025-02-17+drop.csv"}}}]}
+    event = api.events.generate_sqs_event(message_bodies=[json.dumps(notification)], queue_name="ingest")
 
     api.lambda_.invoke("ingest_s3_file", event)
 
@@ -99,3 +100,26 @@ def test_unreadable_s3_drop_is_logged_not_retried(moto_backend: Backend, make_mo
     ingest_dropped_file("broken.json")  # returns normally: a retry could not fix the file
 
     assert any(record.getMessage() == "S3 file cannot be read as readings" for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "energy-metrics-ingest-local"}',
+        "not json",
+        "[1, 2]",
+    ],
+)
+def test_queue_messages_announcing_no_object_ingest_nothing(body: str):
+    assert s3_objects_in(body) == []
+
+
+def test_queue_message_names_each_announced_object_with_its_key_decoded():
+    notification = {
+        "Records": [
+            {"s3": {"bucket": {"name": "drops"}, "object": {"key": "a/b+c%2Bd.csv"}}},
+            {"s3": {"bucket": {"name": "drops"}, "object": {"key": "e.json"}}},
+        ]
+    }
+
+    assert s3_objects_in(json.dumps(notification)) == [("drops", "a/b c+d.csv"), ("drops", "e.json")]

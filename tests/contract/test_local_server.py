@@ -17,23 +17,36 @@ from chalice.local import LocalDevServer
 from app import app
 from chalicelib.context import build_context, use_context
 from chalicelib.settings import Settings
-from chalicelib.tables import ensure_table
+from chalicelib.tables import READINGS_TABLE, ensure_table
 from scripts.local_dynamodb import LocalDynamoDB, free_port, local_client
 from tests.conftest import Backend, reading
 
 
 @pytest.fixture
 def dynalite_backend(local_dynamodb: LocalDynamoDB) -> Iterator[Backend]:
-    client = local_client(local_dynamodb.endpoint_url)
-    ensure_table(client, "EnergyMetrics-http")
-    yield Backend("dynalite", client, "EnergyMetrics-http")
-    client.delete_table(TableName="EnergyMetrics-http")
+    backend = Backend("dynalite", local_client(local_dynamodb.endpoint_url), "EnergyMetrics-http")
+    tables = ((backend.table_name, READINGS_TABLE), *backend.service_tables)
+    for table, definition in tables:
+        ensure_table(backend.client, table, definition)
+    yield backend
+    for table, _ in tables:
+        backend.client.delete_table(TableName=table)
+
+
+@pytest.fixture
+def site_2_key(dynalite_backend: Backend) -> dict[str, str]:
+    return {"Authorization": f"Bearer {dynalite_backend.create_key('read', 'site_2')}"}
 
 
 @pytest.fixture
 def base_url(dynalite_backend: Backend) -> Iterator[str]:
     settings = Settings(
-        stage="local", dynamodb_table=dynalite_backend.table_name, cors_allowed_origins="https://a.example"
+        stage="local",
+        dynamodb_table=dynalite_backend.table_name,
+        rollups_table=dynalite_backend.rollups_table,
+        sites_table=dynalite_backend.sites_table,
+        api_keys_table=dynalite_backend.api_keys_table,
+        cors_allowed_origins="https://a.example",
     )
     use_context(build_context(settings, dynalite_backend.client))
     port = free_port()
@@ -56,10 +69,12 @@ def fetch(url: str, method: str = "GET", headers: dict[str, str] | None = None) 
         return error.code, dict(error.headers), json.loads(error.read() or b"null")
 
 
-def test_readme_records_example_over_http(dynalite_backend: Backend, base_url: str):
+def test_readme_records_example_over_http(dynalite_backend: Backend, base_url: str, site_2_key: dict[str, str]):
     dynalite_backend.put(reading(site_id="site_2", timestamp="2025-02-18T23:55:00Z"))
 
-    status, headers, body = fetch(f"{base_url}/records/?site_id=site_2&start_time=2025-02-17&end_time=2025-02-18")
+    status, headers, body = fetch(
+        f"{base_url}/records/?site_id=site_2&start_time=2025-02-17&end_time=2025-02-18", headers=site_2_key
+    )
 
     assert status == HTTPStatus.OK
     assert headers["Content-Type"] == "application/json"
@@ -78,9 +93,29 @@ def test_preflight_over_http(base_url: str):
     assert headers["Access-Control-Allow-Methods"] == "GET, OPTIONS"
 
 
-def test_bad_request_over_http_is_problem_json(base_url: str):
-    status, headers, body = fetch(f"{base_url}/records?site_id=site_2&start_time=2025-02-18&end_time=2025-02-17")
+def test_bad_request_over_http_is_problem_json(base_url: str, site_2_key: dict[str, str]):
+    status, headers, body = fetch(
+        f"{base_url}/records?site_id=site_2&start_time=2025-02-18&end_time=2025-02-17", headers=site_2_key
+    )
 
     assert status == HTTPStatus.BAD_REQUEST
     assert headers["Content-Type"] == "application/problem+json"
     assert body["errors"][0]["parameter"] == "start_time"
+
+
+def test_missing_key_over_http_is_401_problem_json(base_url: str):
+    status, headers, body = fetch(f"{base_url}/records?site_id=site_2", headers={"Origin": "https://b.example"})
+
+    assert status == HTTPStatus.UNAUTHORIZED
+    assert headers["Content-Type"] == "application/problem+json"
+    assert headers["WWW-Authenticate"].startswith("Bearer")
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert body["title"] == "Unauthenticated"
+
+
+def test_key_for_another_site_over_http_is_403(base_url: str, site_2_key: dict[str, str]):
+    status, headers, body = fetch(f"{base_url}/anomalies?site_id=site_3", headers=site_2_key)
+
+    assert status == HTTPStatus.FORBIDDEN
+    assert headers["Content-Type"] == "application/problem+json"
+    assert body["detail"] == "This API key may not access site(s): site_3."
