@@ -9,7 +9,9 @@ LOCAL_DYNAMODB := http://127.0.0.1:4567
 # Operator commands (tables, backfill) target the local server unless ENDPOINT= is given empty.
 ENDPOINT ?= $(LOCAL_DYNAMODB)
 
-.PHONY: install run test lint typecheck unit tables ingest seed backfill backfill-rollups api-key format clean
+STAGE ?= prod
+
+.PHONY: install run test lint typecheck unit tables ingest seed backfill backfill-rollups api-key policies package format clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -63,9 +65,18 @@ backfill-rollups: $(PY_STAMP)
 api-key: $(PY_STAMP)
 	$(BIN)/python -m scripts.api_keys $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(ARGS)
 
+## make policies: regenerate the per-function IAM policy files from the table definitions
+policies: $(PY_STAMP)
+	$(BIN)/python -m scripts.deployment policies
+
+## make package STAGE=prod: CloudFormation (SAM) template in build/$(STAGE)/package/, checked by cfn-lint
+package: $(PY_STAMP)
+	$(BIN)/python -m scripts.deployment package --stage $(STAGE)
+	$(BIN)/cfn-lint build/$(STAGE)/package/sam.json
+
 format: $(PY_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) node_modules .local .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) node_modules .local build .pytest_cache .mypy_cache .ruff_cache .coverage

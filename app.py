@@ -58,9 +58,10 @@ def api_key_authorizer(request: AuthRequest) -> dict[str, Any]:
 
 
 def keyed_route(path: str, method: str, scope: str, **options: Any) -> Callable[[View], View]:
-    """A data route: needs an API key holding ``scope``, metered by the key's usage plan."""
+    """A data route: needs an API key holding ``scope``. The deploy template also meters it by the
+    key's usage plan (``chalice deploy`` alone creates no usage plan to meter it with)."""
     PERMISSIONS.append(RoutePermission(path, method, scope))
-    return app.route(path, methods=[method], authorizer=api_key_authorizer, api_key_required=True, **options)
+    return app.route(path, methods=[method], authorizer=api_key_authorizer, **options)
 
 
 def caller() -> Caller:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 
 from chalicelib.api_keys import ApiKeyStore
@@ -94,3 +95,47 @@ def test_command_creates_lists_and_revokes(backend: Backend, capsys: pytest.Capt
     assert "api_key" not in listed[0]
     if backend.name == "dynalite":
         backend.client.delete_table(TableName=table)
+
+
+def test_command_attaches_a_new_key_to_the_usage_plan(moto_backend: Backend, capsys, monkeypatch):
+    monkeypatch.setattr(api_keys_command, "client_for", lambda _endpoint: moto_backend.client)
+    apigateway = boto3.client("apigateway", region_name="us-east-1")
+    plan = apigateway.create_usage_plan(name="energy-metrics-api-prod")
+
+    api_keys_command.main(
+        [
+            "--table",
+            moto_backend.api_keys_table,
+            "create",
+            "--name",
+            "dash",
+            "--scopes",
+            "read",
+            "--sites",
+            "*",
+            "--usage-plan-id",
+            plan["id"],
+        ]
+    )
+    created = json.loads(capsys.readouterr().out)
+
+    (attached,) = apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"]
+    record = ApiKeyStore(moto_backend.client, moto_backend.api_keys_table).verify(created["api_key"])
+    assert record is not None
+    assert attached["name"] == f"energy-metrics-api-{created['key_id']}"
+    assert attached["value"] == record.usage_key
+
+
+def test_command_revoke_removes_the_gateway_key(moto_backend: Backend, capsys, monkeypatch):
+    monkeypatch.setattr(api_keys_command, "client_for", lambda _endpoint: moto_backend.client)
+    apigateway = boto3.client("apigateway", region_name="us-east-1")
+    plan = apigateway.create_usage_plan(name="energy-metrics-api-prod")
+    table = ["--table", moto_backend.api_keys_table]
+    api_keys_command.main(
+        [*table, "create", "--name", "dash", "--scopes", "read", "--sites", "*", "--usage-plan-id", plan["id"]]
+    )
+    created = json.loads(capsys.readouterr().out)
+
+    api_keys_command.main([*table, "revoke", created["key_id"], "--usage-plan-id", plan["id"]])
+
+    assert apigateway.get_api_keys()["items"] == []

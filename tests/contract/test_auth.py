@@ -280,3 +280,41 @@ def test_auth_can_be_turned_off_locally(make_api: ApiFactory):
 def test_auth_cannot_be_turned_off_in_aws_stages(stage: Literal["dev", "prod"]):
     with pytest.raises(ValueError, match="AUTH_ENABLED=false is only allowed in the local stage"):
         Settings(stage=stage, auth_enabled=False, page_token_secret_parameter="/x")
+
+
+# The closing table of issue 4: route x caller -> status. "wrong-site" holds read+write for
+# site_1 and site_2 and asks about site_3 like every other caller here.
+KEYS = {"wrong-site": ("read,write", "site_1,site_2"), "read": ("read", "site_3"), "write": ("write", "site_3")}
+MATRIX_ROUTES = [*DATA_ROUTES, ("GET", "/sites", {}), ("GET", "/", {}), ("GET", "/health", {})]
+EXPECTED = {
+    # route id:        no key, wrong-site, read, write, admin
+    "records": (401, 403, 200, 403, 200),
+    "records-1h": (401, 403, 200, 403, 200),
+    "anomalies": (401, 403, 200, 403, 200),
+    "summary": (401, 403, 200, 403, 200),
+    "ingest": (401, 403, 403, 200, 200),
+    "sites": (401, 200, 200, 403, 200),
+    "index": (200, 200, 200, 200, 200),
+    "health": (200, 200, 200, 200, 200),
+}
+
+
+@pytest.mark.parametrize(
+    ("route", "expected"),
+    [(route, EXPECTED[name]) for route, name in zip(MATRIX_ROUTES, EXPECTED, strict=True)],
+    ids=list(EXPECTED),
+)
+def test_route_by_caller_status_matrix(
+    backend: Backend, make_api: ApiFactory, route: tuple[str, str, dict[str, Any]], expected: tuple[int, ...]
+):
+    admin = make_api()
+    ingest(admin, "site_3")
+    callers = [
+        make_api(api_key=None),
+        *(make_api(api_key=backend.create_key(*KEYS[kind])) for kind in ("wrong-site", "read", "write")),
+        admin,
+    ]
+
+    statuses = tuple(call(caller, *route).status_code for caller in callers)
+
+    assert statuses == expected

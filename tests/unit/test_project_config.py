@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 from chalice.deploy.validate import validate_routes
@@ -39,14 +38,14 @@ def test_aws_stages_list_explicit_origins(stage: str):
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_aws_stages_use_a_least_privilege_policy_file(stage: str):
-    policy_file = CONFIG["stages"][stage]["iam_policy_file"]
-    policy: dict[str, Any] = json.loads((Path(".chalice") / policy_file).read_text())
+def test_every_function_of_an_aws_stage_has_its_own_policy_file(stage: str):
+    functions = CONFIG["stages"][stage]["lambda_functions"]
 
     assert CONFIG["stages"][stage]["autogen_policy"] is False
-    for statement in policy["Statement"]:
-        assert "*" not in statement["Action"]
-        assert all(resource != "*" for resource in statement["Resource"])
+    assert set(functions) == {"api_handler", "api_key_authorizer", "ingest_s3_file"}
+    for function, options in functions.items():
+        assert options["iam_policy_file"] == f"policy-{stage}-{function}.json"
+        assert (Path(".chalice") / options["iam_policy_file"]).is_file()
 
 
 def test_routes_pass_chalice_deploy_validation():

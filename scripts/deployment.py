@@ -1,0 +1,544 @@
+"""What a deployed stage is made of, derived from the code's own definitions.
+
+The IAM policy files ``chalice deploy`` reads (``.chalice/policy-<stage>-<function>.json``) and
+the merge template ``chalice package`` folds into its SAM template are both generated here from
+``chalicelib.tables`` (tables and indexes), the stage's settings in ``.chalice/config.json``
+(names) and ``.chalice/deploy.json`` (limits), so neither can drift from the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from app import PERMISSIONS
+from chalicelib.gateway_responses import openapi_gateway_responses
+from chalicelib.settings import SERVICE_NAME, Settings
+from chalicelib.tables import API_KEYS_TABLE, READINGS_TABLE, ROLLUPS_TABLE, SITES_TABLE, TableDefinition
+from scripts.local_dynamodb import REPO_ROOT
+
+CHALICE_DIR = REPO_ROOT / ".chalice"
+STAGES: tuple[Literal["dev", "prod"], ...] = ("dev", "prod")
+FUNCTIONS = ("api_handler", "api_key_authorizer", "ingest_s3_file")
+INGEST_MAX_RECEIVES = 5
+
+Stage = Literal["dev", "prod"]
+ArnValue = str | dict[str, str]
+ArnBuilder = Callable[[str, str], ArnValue]
+
+
+class UsagePlanLimits(BaseModel):
+    rate_limit: float = Field(gt=0)
+    burst_limit: int = Field(gt=0)
+    quota_limit: int = Field(gt=0)
+    quota_period: Literal["DAY", "WEEK", "MONTH"]
+
+
+class StageThrottle(BaseModel):
+    rate_limit: float = Field(gt=0)
+    burst_limit: int = Field(gt=0)
+
+
+class AlarmThresholds(BaseModel):
+    error_rate_percent: float = Field(gt=0, le=100)
+    latency_p99_ms: int = Field(gt=0)
+
+
+class StageDeployment(BaseModel):
+    """One stage's entry in ``.chalice/deploy.json``."""
+
+    usage_plan: UsagePlanLimits
+    stage_throttle: StageThrottle
+    alarms: AlarmThresholds
+    alert_topic: str
+    alarm_topic: str
+    deletion_protection: bool
+
+
+def stage_settings(stage: Stage) -> Settings:
+    """The settings the stage's functions will run with, as ``.chalice/config.json`` sets them."""
+    config = json.loads((CHALICE_DIR / "config.json").read_text())
+    variables = {**config.get("environment_variables", {}), **config["stages"][stage]["environment_variables"]}
+    return Settings(**{name.lower(): value for name, value in variables.items()})
+
+
+def stage_deployment(stage: Stage) -> StageDeployment:
+    return StageDeployment.model_validate(json.loads((CHALICE_DIR / "deploy.json").read_text())[stage])
+
+
+def function_name(stage: str, function: str) -> str:
+    """The Lambda function names Chalice gives (the API handler is the bare app-stage name)."""
+    base = f"{SERVICE_NAME}-{stage}"
+    return base if function == "api_handler" else f"{base}-{function}"
+
+
+def file_arn(service: str, resource: str) -> ArnValue:
+    """For ``chalice deploy``'s static policy files: any region and account, but exact resources."""
+    if service == "s3":
+        return f"arn:aws:s3:::{resource}"
+    return f"arn:aws:{service}:*:*:{resource}"
+
+
+def template_arn(service: str, resource: str) -> ArnValue:
+    """For the packaged template: the stack's own partition, region and account."""
+    if service == "s3":
+        return {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{resource}"}
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"}
+
+
+def _statement(sid: str, actions: list[str], resources: list[ArnValue]) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def _tables(settings: Settings) -> dict[str, tuple[str, TableDefinition]]:
+    return {
+        "Readings": (settings.dynamodb_table, READINGS_TABLE),
+        "Rollups": (settings.rollups_table, ROLLUPS_TABLE),
+        "Sites": (settings.sites_table, SITES_TABLE),
+        "ApiKeys": (settings.api_keys_table, API_KEYS_TABLE),
+    }
+
+
+def policy_document(stage: Stage, function: str, arn: ArnBuilder = file_arn) -> dict[str, Any]:
+    """Exactly the calls ``function`` makes, on exactly the resources it makes them on."""
+    settings = stage_settings(stage)
+    deployment = stage_deployment(stage)
+    tables = _tables(settings)
+
+    def table(name: str) -> ArnValue:
+        return arn("dynamodb", f"table/{tables[name][0]}")
+
+    readings_indexes = [
+        arn("dynamodb", f"table/{settings.dynamodb_table}/index/{i.name}") for i in READINGS_TABLE.indexes
+    ]
+    log_group = f"log-group:/aws/lambda/{function_name(stage, function)}"
+    logs = _statement(
+        "WriteOwnLogs",
+        ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        [arn("logs", log_group), arn("logs", f"{log_group}:*")],
+    )
+    alerts = _statement("PublishAnomalyAlerts", ["sns:Publish"], [arn("sns", deployment.alert_topic)])
+    ingest_writes = [
+        _statement("QueryAndWriteReadings", ["dynamodb:Query", "dynamodb:BatchWriteItem"], [table("Readings")]),
+        _statement("QueryAndWriteRollups", ["dynamodb:Query", "dynamodb:PutItem"], [table("Rollups")]),
+        _statement("RecordSites", ["dynamodb:UpdateItem"], [table("Sites")]),
+    ]
+    if function == "api_key_authorizer":
+        statements = [_statement("VerifyApiKeys", ["dynamodb:GetItem"], [table("ApiKeys")]), logs]
+    elif function == "api_handler":
+        secret = (settings.page_token_secret_parameter or "").lstrip("/")
+        statements = [
+            *ingest_writes,
+            _statement("QueryAnomalyIndexes", ["dynamodb:Query"], readings_indexes),
+            _statement("CheckReadingsTableAndIndexes", ["dynamodb:DescribeTable"], [table("Readings")]),
+            _statement("ReadSites", ["dynamodb:Query", "dynamodb:GetItem"], [table("Sites")]),
+            _statement("ReadPageTokenSecret", ["ssm:GetParameter"], [arn("ssm", f"parameter/{secret}")]),
+            alerts,
+            logs,
+        ]
+    elif function == "ingest_s3_file":
+        statements = [
+            *ingest_writes,
+            _statement("ReadDroppedFiles", ["s3:GetObject"], [arn("s3", f"{settings.ingest_bucket}/*")]),
+            _statement(
+                "ConsumeIngestQueue",
+                ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                [arn("sqs", settings.ingest_queue)],
+            ),
+            alerts,
+            logs,
+        ]
+    else:
+        raise ValueError(f"unknown function {function}")
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def policy_path(stage: str, function: str) -> Path:
+    return CHALICE_DIR / f"policy-{stage}-{function}.json"
+
+
+def render_policy_file(stage: Stage, function: str) -> str:
+    return json.dumps(policy_document(stage, function), indent=2) + "\n"
+
+
+def write_policy_files() -> list[Path]:
+    written = []
+    for stage in STAGES:
+        for function in FUNCTIONS:
+            path = policy_path(stage, function)
+            path.write_text(render_policy_file(stage, function))
+            written.append(path)
+    return written
+
+
+FUNCTION_RESOURCES = {
+    "api_handler": "APIHandler",
+    "api_key_authorizer": "ApiKeyAuthorizer",
+    "ingest_s3_file": "IngestS3File",
+}
+ROLE_RESOURCES = {
+    "api_handler": "ApiHandlerRole",
+    "api_key_authorizer": "ApiKeyAuthorizerRole",
+    "ingest_s3_file": "IngestS3FileRole",
+}
+API_STAGE = "api"
+USAGE_PLAN_KEY = "api_key"
+
+
+def _table_resource(table_name: str, definition: TableDefinition, protect: bool) -> dict[str, Any]:
+    request = definition.create_table_request(table_name)
+    properties: dict[str, Any] = {
+        **request,
+        "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+        "SSESpecification": {"SSEEnabled": True},
+        "DeletionProtectionEnabled": protect,
+    }
+    kept = "Retain" if protect else "Delete"
+    return {
+        "Type": "AWS::DynamoDB::Table",
+        "DeletionPolicy": kept,
+        "UpdateReplacePolicy": kept,
+        "Properties": properties,
+    }
+
+
+def _alarm(description: str, topic: str, **properties: Any) -> dict[str, Any]:
+    return {
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmDescription": description,
+            "AlarmActions": [{"Ref": topic}],
+            "OKActions": [{"Ref": topic}],
+            "TreatMissingData": "notBreaching",
+            **properties,
+        },
+    }
+
+
+def _metric(namespace: str, name: str, dimensions: dict[str, Any], stat: str = "Sum") -> dict[str, Any]:
+    return {
+        "Metric": {
+            "Namespace": namespace,
+            "MetricName": name,
+            "Dimensions": [{"Name": key, "Value": value} for key, value in dimensions.items()],
+        },
+        "Period": 300,
+        "Stat": stat,
+    }
+
+
+def _alarms(stage: Stage, settings: Settings, deployment: StageDeployment) -> dict[str, Any]:
+    api = {"ApiName": f"{SERVICE_NAME}-{stage}", "Stage": API_STAGE}
+    thresholds = deployment.alarms
+    alarms: dict[str, Any] = {
+        "Api5xxRateAlarm": _alarm(
+            f"More than {thresholds.error_rate_percent}% of requests answered 5xx over 5 minutes",
+            "AlarmTopic",
+            Metrics=[
+                {"Id": "errors", "MetricStat": _metric("AWS/ApiGateway", "5XXError", api), "ReturnData": False},
+                {"Id": "requests", "MetricStat": _metric("AWS/ApiGateway", "Count", api), "ReturnData": False},
+                {
+                    "Id": "rate",
+                    "Expression": "IF(requests >= 20, 100 * errors / requests, 0)",
+                    "Label": "5xx rate (%)",
+                    "ReturnData": True,
+                },
+            ],
+            ComparisonOperator="GreaterThanThreshold",
+            Threshold=thresholds.error_rate_percent,
+            EvaluationPeriods=1,
+        ),
+        "ApiLatencyAlarm": _alarm(
+            f"p99 latency above {thresholds.latency_p99_ms} ms for 15 minutes",
+            "AlarmTopic",
+            Namespace="AWS/ApiGateway",
+            MetricName="Latency",
+            Dimensions=[{"Name": key, "Value": value} for key, value in api.items()],
+            ExtendedStatistic="p99",
+            Period=300,
+            EvaluationPeriods=3,
+            Threshold=thresholds.latency_p99_ms,
+            ComparisonOperator="GreaterThanThreshold",
+        ),
+        "IngestDeadLettersAlarm": _alarm(
+            "Dropped files that failed ingestion 5 times are waiting in the dead-letter queue",
+            "AlarmTopic",
+            Namespace="AWS/SQS",
+            MetricName="ApproximateNumberOfMessagesVisible",
+            Dimensions=[{"Name": "QueueName", "Value": {"Fn::GetAtt": ["IngestDeadLetterQueue", "QueueName"]}}],
+            Statistic="Maximum",
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=0,
+            ComparisonOperator="GreaterThanThreshold",
+        ),
+    }
+    for logical, (table_name, _) in _tables(settings).items():
+        alarms[f"{logical}ThrottleAlarm"] = _alarm(
+            f"DynamoDB throttled requests on {table_name}",
+            "AlarmTopic",
+            Metrics=[
+                {
+                    "Id": "reads",
+                    "MetricStat": _metric("AWS/DynamoDB", "ReadThrottleEvents", {"TableName": table_name}),
+                    "ReturnData": False,
+                },
+                {
+                    "Id": "writes",
+                    "MetricStat": _metric("AWS/DynamoDB", "WriteThrottleEvents", {"TableName": table_name}),
+                    "ReturnData": False,
+                },
+                {"Id": "throttles", "Expression": "reads + writes", "Label": "throttle events", "ReturnData": True},
+            ],
+            ComparisonOperator="GreaterThanThreshold",
+            Threshold=0,
+            EvaluationPeriods=1,
+        )
+    for function, logical in FUNCTION_RESOURCES.items():
+        alarms[f"{logical}ThrottleAlarm"] = _alarm(
+            f"Lambda throttled invocations of {function_name(stage, function)}",
+            "AlarmTopic",
+            Namespace="AWS/Lambda",
+            MetricName="Throttles",
+            Dimensions=[{"Name": "FunctionName", "Value": {"Ref": logical}}],
+            Statistic="Sum",
+            Period=300,
+            EvaluationPeriods=1,
+            Threshold=0,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    return alarms
+
+
+def _metered_paths() -> dict[str, Any]:
+    """Every keyed route also requires its usage-plan key, which the authorizer supplies."""
+    paths: dict[str, Any] = {}
+    for permission in PERMISSIONS:
+        paths.setdefault(permission.path, {})[permission.method.lower()] = {
+            "security": [{"api_key_authorizer": []}, {USAGE_PLAN_KEY: []}]
+        }
+    return paths
+
+
+def merge_template(stage: Stage) -> dict[str, Any]:
+    """What ``chalice package --merge-template`` adds to Chalice's own SAM template."""
+    settings = stage_settings(stage)
+    deployment = stage_deployment(stage)
+    protect = deployment.deletion_protection
+    bucket_arn = {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{settings.ingest_bucket}"}
+    resources: dict[str, Any] = {
+        f"{logical}Table": _table_resource(name, definition, protect)
+        for logical, (name, definition) in _tables(settings).items()
+    }
+    resources["ReadingsTable"]["Condition"] = "CreateReadingsTable"
+    resources |= {
+        "IngestBucket": {
+            "Type": "AWS::S3::Bucket",
+            "DependsOn": ["IngestQueuePolicy"],
+            "DeletionPolicy": "Retain" if protect else "Delete",
+            "UpdateReplacePolicy": "Retain" if protect else "Delete",
+            "Properties": {
+                "BucketName": settings.ingest_bucket,
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+                "PublicAccessBlockConfiguration": {
+                    "BlockPublicAcls": True,
+                    "BlockPublicPolicy": True,
+                    "IgnorePublicAcls": True,
+                    "RestrictPublicBuckets": True,
+                },
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "NotificationConfiguration": {
+                    "QueueConfigurations": [
+                        {"Event": "s3:ObjectCreated:*", "Queue": {"Fn::GetAtt": ["IngestQueue", "Arn"]}}
+                    ]
+                },
+            },
+        },
+        "IngestBucketPolicy": {
+            "Type": "AWS::S3::BucketPolicy",
+            "Properties": {
+                "Bucket": {"Ref": "IngestBucket"},
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "DenyInsecureTransport",
+                            "Effect": "Deny",
+                            "Principal": "*",
+                            "Action": "s3:*",
+                            "Resource": [
+                                bucket_arn,
+                                {"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{settings.ingest_bucket}/*"},
+                            ],
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ],
+                },
+            },
+        },
+        "IngestQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": settings.ingest_queue,
+                # Six times the ingest function's timeout, as Lambda's SQS guidance asks.
+                "VisibilityTimeout": 720,
+                "SqsManagedSseEnabled": True,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]},
+                    "maxReceiveCount": INGEST_MAX_RECEIVES,
+                },
+            },
+        },
+        "IngestDeadLetterQueue": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": f"{settings.ingest_queue}-dead-letters",
+                "MessageRetentionPeriod": 14 * 24 * 3600,
+                "SqsManagedSseEnabled": True,
+            },
+        },
+        "IngestQueuePolicy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": "IngestQueue"}],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "IngestBucketAnnouncesNewFiles",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "s3.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": {"Fn::GetAtt": ["IngestQueue", "Arn"]},
+                            "Condition": {
+                                "ArnEquals": {"aws:SourceArn": bucket_arn},
+                                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+        "AlertTopic": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": deployment.alert_topic, "KmsMasterKeyId": "alias/aws/sns"},
+        },
+        # CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key, so this one
+        # carries only alarm names and states.
+        "AlarmTopic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": deployment.alarm_topic}},
+        "UsagePlan": {
+            "Type": "AWS::ApiGateway::UsagePlan",
+            "Properties": {
+                "UsagePlanName": f"{SERVICE_NAME}-{stage}",
+                "Description": "Per-API-key limits; keys are attached by `make api-key ... create`.",
+                "ApiStages": [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": "RestAPI.Stage"}}],
+                "Throttle": {
+                    "RateLimit": deployment.usage_plan.rate_limit,
+                    "BurstLimit": deployment.usage_plan.burst_limit,
+                },
+                "Quota": {"Limit": deployment.usage_plan.quota_limit, "Period": deployment.usage_plan.quota_period},
+            },
+        },
+        "RestAPI": {
+            "Properties": {
+                "Name": f"{SERVICE_NAME}-{stage}",
+                "MethodSettings": [
+                    {
+                        "ResourcePath": "/*",
+                        "HttpMethod": "*",
+                        "ThrottlingRateLimit": deployment.stage_throttle.rate_limit,
+                        "ThrottlingBurstLimit": deployment.stage_throttle.burst_limit,
+                        "MetricsEnabled": True,
+                    }
+                ],
+                "DefinitionBody": {
+                    "paths": _metered_paths(),
+                    "securityDefinitions": {USAGE_PLAN_KEY: {"type": "apiKey", "name": "x-api-key", "in": "header"}},
+                    "x-amazon-apigateway-api-key-source": "AUTHORIZER",
+                    "x-amazon-apigateway-gateway-responses": openapi_gateway_responses(settings.retry_after_seconds),
+                },
+            }
+        },
+    }
+    for function, logical in FUNCTION_RESOURCES.items():
+        properties: dict[str, Any] = {"FunctionName": function_name(stage, function)}
+        if function != "api_key_authorizer":
+            properties["Environment"] = {"Variables": {"ALERT_TOPIC_ARN": {"Ref": "AlertTopic"}}}
+        resources[logical] = {"Properties": properties}
+    resources["IngestS3File"]["DependsOn"] = ["IngestQueue"]
+    for function, logical in ROLE_RESOURCES.items():
+        resources[logical] = {
+            "Properties": {
+                "Policies": [
+                    {"PolicyName": f"{logical}Policy", "PolicyDocument": policy_document(stage, function, template_arn)}
+                ]
+            }
+        }
+    resources |= _alarms(stage, settings, deployment)
+    return {
+        "Parameters": {
+            "ReadingsTableExists": {
+                "Type": "String",
+                "AllowedValues": ["true", "false"],
+                "Default": "false",
+                "Description": f"true if {settings.dynamodb_table} already exists (the prototype's table): "
+                "the stack then uses it instead of creating it; run `make tables` for its indexes.",
+            }
+        },
+        "Conditions": {"CreateReadingsTable": {"Fn::Equals": [{"Ref": "ReadingsTableExists"}, "false"]}},
+        "Resources": resources,
+        "Outputs": {
+            "UsagePlanId": {"Value": {"Ref": "UsagePlan"}},
+            "IngestBucketName": {"Value": {"Ref": "IngestBucket"}},
+            "IngestDeadLetterQueueUrl": {"Value": {"Ref": "IngestDeadLetterQueue"}},
+            "AlertTopicArn": {"Value": {"Ref": "AlertTopic"}},
+            "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},
+        },
+    }
+
+
+def package(stage: Stage, out_dir: Path) -> Path:
+    """``chalice package`` with the merge template; returns the packaged template's path."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    merge_path = out_dir / "merge-template.json"
+    merge_path.write_text(json.dumps(merge_template(stage), indent=2) + "\n")
+    chalice = Path(sys.executable).parent / "chalice"
+    subprocess.run(
+        [str(chalice), "package", "--stage", stage, "--merge-template", str(merge_path), str(out_dir / "package")],
+        cwd=REPO_ROOT,
+        env={**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")},
+        check=True,
+    )
+    return out_dir / "package" / "sam.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("policies", help="regenerate .chalice/policy-<stage>-<function>.json")
+    package_command = commands.add_parser("package", help="chalice package + merge template into --out")
+    package_command.add_argument("--stage", choices=STAGES, required=True)
+    package_command.add_argument("--out", type=Path, default=REPO_ROOT / "build")
+    arguments = parser.parse_args(argv)
+    if arguments.command == "policies":
+        for path in write_policy_files():
+            print(f"wrote {path.relative_to(REPO_ROOT)}")
+        return 0
+    template = package(arguments.stage, arguments.out / arguments.stage)
+    print(f"packaged {template}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
