@@ -41,9 +41,9 @@ typecheck: $(PY_STAMP)
 unit: install
 	$(BIN)/pytest
 
-## make tables: create the table and anomaly index where missing (ENDPOINT= empty for AWS)
+## make tables: create every table and index where missing (ENDPOINT= empty for AWS; PROTECT=1 adds PITR + deletion protection)
 tables: $(PY_STAMP)
-	$(BIN)/python -m scripts.ensure_tables --table $(TABLE) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+	$(BIN)/python -m scripts.ensure_tables --table $(TABLE) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT)) $(if $(PROTECT),--protect)
 
 ## make ingest FILE=readings.csv: ingest a JSON/NDJSON/CSV file into the local server
 ingest: install

@@ -117,7 +117,7 @@ def ingest_records() -> Response:
         raise PayloadTooLarge(MAX_INGEST_BODY_BYTES)
     context = current_context()
     batch = parse_batch(body, request.headers.get("content-type", "application/json"))
-    who.require_sites(reading.site_id for _, reading in batch.readings)
+    who.require_sites(batch.named_sites)
     return ingest_response(
         context.ingest.ingest(batch, Deadline(ingest_budget_seconds(context.settings.ingest_budget_seconds)))
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from chalicelib.access import UNAUTHENTICATED_DETAIL, Unauthorized
 from chalicelib.errors import StoreUnavailable
-from chalicelib.http import PROBLEM_JSON, SECURITY_HEADERS, problem_body, to_json
+from chalicelib.http import EXPOSED_RESPONSE_HEADERS, PROBLEM_JSON, SECURITY_HEADERS, problem_body, to_json
 
 # Gateway errors carry no data, and a browser can only tell a 401 from a network failure if the
 # body is readable cross-origin, so they allow any origin (keys travel in a header, not a cookie).
@@ -22,6 +22,7 @@ GATEWAY_ERROR_HEADERS = {
     "Content-Type": PROBLEM_JSON,
     "Cache-Control": "no-store",
     "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": EXPOSED_RESPONSE_HEADERS,
     **SECURITY_HEADERS,
 }
 
@@ -98,12 +99,16 @@ def _responses(retry_after_seconds: int) -> tuple[GatewayResponse, ...]:
             "The request body is larger than API Gateway accepts.",
             "payload-too-large",
         ),
-        GatewayResponse(
-            "MISSING_AUTHENTICATION_TOKEN",
-            HTTPStatus.NOT_FOUND,
-            "Not found",
-            "There is no such route; GET / lists the routes.",
-            "not-found",
+        # API Gateway's names for "no such route": without, and with, an Authorization header.
+        *(
+            GatewayResponse(
+                response_type,
+                HTTPStatus.NOT_FOUND,
+                "Not found",
+                NOT_FOUND_DETAIL,
+                "not-found",
+            )
+            for response_type in ("MISSING_AUTHENTICATION_TOKEN", "INVALID_SIGNATURE")
         ),
         GatewayResponse(
             "DEFAULT_5XX",
@@ -122,16 +127,28 @@ def gateway_responses(retry_after_seconds: int) -> dict[str, GatewayResponse]:
 
 def openapi_gateway_responses(retry_after_seconds: int) -> dict[str, Any]:
     """The ``x-amazon-apigateway-gateway-responses`` block of the deployed API."""
-    return {
+    blocks = {
         response.response_type: {
-            "statusCode": int(response.status),
-            "responseParameters": {
-                f"gatewayresponse.header.{name}": f"'{value}'" for name, value in response.all_headers().items()
-            },
+            "statusCode": str(int(response.status)),
+            "responseParameters": _header_parameters(response.all_headers()),
             "responseTemplates": {"application/json": response.body()},
         }
         for response in gateway_responses(retry_after_seconds).values()
     }
+    # Any other 4xx API Gateway raises keeps its status; the body still follows RFC 9457.
+    blocks["DEFAULT_4XX"] = {
+        "responseParameters": _header_parameters(GATEWAY_ERROR_HEADERS),
+        "responseTemplates": {"application/json": DEFAULT_4XX_TEMPLATE},
+    }
+    return blocks
+
+
+def _header_parameters(headers: Mapping[str, str]) -> dict[str, str]:
+    return {f"gatewayresponse.header.{name}": f"'{value}'" for name, value in headers.items()}
+
+
+NOT_FOUND_DETAIL = "There is no such route; GET / lists the routes."
+DEFAULT_4XX_TEMPLATE = '{"type":"about:blank","title":"Request rejected","detail":$context.error.messageString}'
 
 
 FULL_ACCESS_CONTEXT = {"principalId": "local-auth-disabled", "scopes": "admin read write", "sites": '["*"]'}
@@ -168,7 +185,21 @@ def emulate_in_chalice_local(auth_enabled: Callable[[], bool], retry_after_secon
     class ServiceUnavailableError(local.LocalGatewayException):
         CODE = int(HTTPStatus.SERVICE_UNAVAILABLE)
 
+    class NotFoundError(local.LocalGatewayException):
+        CODE = int(HTTPStatus.NOT_FOUND)
+
+    unpatched_event = local.LocalGateway._generate_lambda_event
+
+    def lambda_event_or_404(gateway: Any, method: str, path: str, headers: Any, body: Any) -> Any:
+        """Chalice's "no such route" answer is a 403 that echoes the Authorization header back."""
+        try:
+            return unpatched_event(gateway, method, path, headers, body)
+        except ValueError:
+            not_found = gateway_responses(retry_after_seconds())["MISSING_AUTHENTICATION_TOKEN"]
+            raise _as_local_error(NotFoundError, not_found) from None
+
     local.LocalGatewayAuthorizer = GatewayAuthorizer  # type: ignore[misc]
+    local.LocalGateway._generate_lambda_event = lambda_event_or_404  # type: ignore[method-assign,assignment]
 
 
 def _as_local_error(error_type: Any, response: GatewayResponse) -> Exception:

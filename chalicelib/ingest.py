@@ -174,6 +174,8 @@ class Rejection:
 class ParsedBatch:
     readings: list[tuple[int, Reading]] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
+    # Every site a record names, valid or not: a caller may not even try another site's data.
+    named_sites: set[str] = field(default_factory=set)
 
     @property
     def received(self) -> int:
@@ -212,6 +214,8 @@ def validate_records(records: list[Any], first_index: int = 0) -> ParsedBatch:
         if not isinstance(record, Mapping):
             batch.rejections.append(Rejection(index, [ParameterError("reading", "must be a JSON object")]))
             continue
+        if isinstance(record.get("site_id"), str):
+            batch.named_sites.add(record["site_id"])
         try:
             batch.readings.append((index, Reading.model_validate(dict(record))))
         except ValidationError as error:

@@ -15,6 +15,7 @@ import sys
 from typing import Any
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.api_keys import SCOPES, ApiKey, ApiKeyStore
 from chalicelib.settings import SERVICE_NAME
@@ -50,7 +51,12 @@ def main(argv: list[str] | None = None) -> int:
             print(error, file=sys.stderr)
             return 2
         if arguments.usage_plan_id:
-            attach_to_usage_plan(boto3.client("apigateway"), arguments.usage_plan_id, record)
+            try:
+                attach_to_usage_plan(boto3.client("apigateway"), arguments.usage_plan_id, record)
+            except (BotoCoreError, ClientError) as error:
+                store.revoke(record.key_id)  # API Gateway would refuse it anyway; leave nothing half-made
+                print(f"could not attach the key to usage plan {arguments.usage_plan_id}: {error}", file=sys.stderr)
+                return 1
         print(json.dumps({**record.to_json(), "api_key": plaintext}, indent=2))
         print("Store the api_key now: it is not shown again.", file=sys.stderr)
         return 0

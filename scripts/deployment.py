@@ -338,10 +338,12 @@ def merge_template(stage: Stage) -> dict[str, Any]:
         f"{logical}Table": _table_resource(name, definition, protect)
         for logical, (name, definition) in _tables(settings).items()
     }
-    resources["ReadingsTable"]["Condition"] = "CreateReadingsTable"
+    for logical in _tables(settings):
+        resources[f"{logical}Table"]["Condition"] = f"Create{logical}Table"
     resources |= {
         "IngestBucket": {
             "Type": "AWS::S3::Bucket",
+            "Condition": "CreateIngestBucket",
             "DependsOn": ["IngestQueuePolicy"],
             "DeletionPolicy": "Retain" if protect else "Delete",
             "UpdateReplacePolicy": "Retain" if protect else "Delete",
@@ -367,6 +369,7 @@ def merge_template(stage: Stage) -> dict[str, Any]:
         },
         "IngestBucketPolicy": {
             "Type": "AWS::S3::BucketPolicy",
+            "Condition": "CreateIngestBucket",
             "Properties": {
                 "Bucket": {"Ref": "IngestBucket"},
                 "PolicyDocument": {
@@ -453,6 +456,8 @@ def merge_template(stage: Stage) -> dict[str, Any]:
         "RestAPI": {
             "Properties": {
                 "Name": f"{SERVICE_NAME}-{stage}",
+                # Without it SAM also deploys the API to a stray, unthrottled "Stage" stage.
+                "OpenApiVersion": "2.0",
                 "MethodSettings": [
                     {
                         "ResourcePath": "/*",
@@ -463,6 +468,7 @@ def merge_template(stage: Stage) -> dict[str, Any]:
                     }
                 ],
                 "DefinitionBody": {
+                    "info": {"title": f"{SERVICE_NAME}-{stage}"},  # the API name alarms look for
                     "paths": _metered_paths(),
                     "securityDefinitions": {USAGE_PLAN_KEY: {"type": "apiKey", "name": "x-api-key", "in": "header"}},
                     "x-amazon-apigateway-api-key-source": "AUTHORIZER",
@@ -486,21 +492,25 @@ def merge_template(stage: Stage) -> dict[str, Any]:
             }
         }
     resources |= _alarms(stage, settings, deployment)
+    existing = {f"{logical}Table": name for logical, (name, _) in _tables(settings).items()}
+    existing["IngestBucket"] = settings.ingest_bucket
     return {
         "Parameters": {
-            "ReadingsTableExists": {
+            f"{resource}Exists": {
                 "Type": "String",
                 "AllowedValues": ["true", "false"],
                 "Default": "false",
-                "Description": f"true if {settings.dynamodb_table} already exists (the prototype's table): "
-                "the stack then uses it instead of creating it; run `make tables` for its indexes.",
+                "Description": f"true if {name} already exists (made by `make tables` or by hand): the stack "
+                "uses it instead of creating it.",
             }
+            for resource, name in existing.items()
         },
-        "Conditions": {"CreateReadingsTable": {"Fn::Equals": [{"Ref": "ReadingsTableExists"}, "false"]}},
+        "Conditions": {
+            f"Create{resource}": {"Fn::Equals": [{"Ref": f"{resource}Exists"}, "false"]} for resource in existing
+        },
         "Resources": resources,
         "Outputs": {
             "UsagePlanId": {"Value": {"Ref": "UsagePlan"}},
-            "IngestBucketName": {"Value": {"Ref": "IngestBucket"}},
             "IngestDeadLetterQueueUrl": {"Value": {"Ref": "IngestDeadLetterQueue"}},
             "AlertTopicArn": {"Value": {"Ref": "AlertTopic"}},
             "AlarmTopicArn": {"Value": {"Ref": "AlarmTopic"}},

@@ -40,7 +40,7 @@ def client_for(endpoint_url: str | None) -> DynamoDBClient:
     return local_client(endpoint_url) if endpoint_url else boto3.client("dynamodb")
 
 
-def operator_arguments(description: str | None) -> argparse.Namespace:
+def operator_arguments(description: str | None, *, protect_option: bool = False) -> argparse.Namespace:
     """The table names and endpoint every operator command takes."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--table", default="EnergyMetrics")
@@ -48,6 +48,8 @@ def operator_arguments(description: str | None) -> argparse.Namespace:
     parser.add_argument("--sites-table", default="EnergyMetricsSites")
     parser.add_argument("--api-keys-table", default="EnergyMetricsApiKeys")
     parser.add_argument("--endpoint-url", default=None, help="e.g. http://127.0.0.1:4567 for the local server")
+    if protect_option:
+        parser.add_argument("--protect", action="store_true", help="turn on PITR and deletion protection (AWS)")
     return parser.parse_args()
 
 

@@ -6,6 +6,7 @@ import json
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from chalicelib.api_keys import ApiKeyStore
 from scripts import api_keys as api_keys_command
@@ -139,3 +140,24 @@ def test_command_revoke_removes_the_gateway_key(moto_backend: Backend, capsys, m
     api_keys_command.main([*table, "revoke", created["key_id"], "--usage-plan-id", plan["id"]])
 
     assert apigateway.get_api_keys()["items"] == []
+
+
+def test_command_revokes_a_key_it_could_not_attach(moto_backend: Backend, capsys, monkeypatch):
+    monkeypatch.setattr(api_keys_command, "client_for", lambda _endpoint: moto_backend.client)
+    monkeypatch.setattr(api_keys_command, "attach_to_usage_plan", _no_such_usage_plan)
+    table = ["--table", moto_backend.api_keys_table]
+
+    status = api_keys_command.main(
+        [*table, "create", "--name", "dash", "--scopes", "read", "--sites", "*", "--usage-plan-id", "missing"]
+    )
+
+    assert status == 1
+    assert "could not attach the key to usage plan missing" in capsys.readouterr().err
+    (record,) = ApiKeyStore(moto_backend.client, moto_backend.api_keys_table).list()
+    assert record.revoked_at is not None
+
+
+def _no_such_usage_plan(*_: object) -> None:
+    raise ClientError(
+        {"Error": {"Code": "NotFoundException", "Message": "Invalid Usage Plan ID"}}, "CreateUsagePlanKey"
+    )

@@ -318,3 +318,40 @@ def test_route_by_caller_status_matrix(
     statuses = tuple(call(caller, *route).status_code for caller in callers)
 
     assert statuses == expected
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer emk_secret_never_echoed"}, {"Authorization": "Bearer clé-ünïcode"}],
+    ids=["no-key", "key", "non-ascii"],
+)
+def test_unknown_route_is_a_404_problem_that_echoes_nothing(anonymous: Client, headers: dict[str, str]):
+    response = anonymous.http.get("/no-such-route", headers=headers)
+
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert response.headers["Content-Type"] == PROBLEM_JSON
+    assert response.json_body["detail"] == "There is no such route; GET / lists the routes."
+    assert b"emk_" not in response.body
+
+
+def test_gateway_errors_let_scripts_read_retry_after(anonymous: Client):
+    response = get(anonymous, "/anomalies", site_id="site_1")
+
+    assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
+
+
+def test_ingest_naming_another_site_in_an_invalid_row_is_403(backend: Backend, anonymous: Client):
+    key = backend.create_key("write", "site_1")
+    body = json.dumps(
+        [
+            {"site_id": "site_1", "timestamp": "2025-02-17T10:00:00Z", "energy_generated_kwh": 1},
+            {"site_id": "site_3", "timestamp": "not a time", "energy_generated_kwh": 1},
+        ]
+    )
+
+    response = anonymous.http.post(
+        "/records", headers={"Content-Type": "application/json", **bearer(key)}, body=body.encode()
+    )
+
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    assert response.json_body["detail"] == "This API key may not access site(s): site_3."

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +124,7 @@ def test_gateway_errors_are_problem_json(template: Template, response_type: str,
     ]
     response = responses[response_type]
 
-    assert response["statusCode"] == status
+    assert response["statusCode"] == str(status)
     assert response["responseParameters"]["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
     assert json.loads(response["responseTemplates"]["application/json"])["status"] == status
 
@@ -158,11 +160,58 @@ def test_prod_tables_are_protected_from_deletion(packaged: dict[str, Path]):
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain"), name
 
 
-def test_existing_readings_table_can_be_kept_out_of_the_stack(template: Template):
-    readings = template["Resources"]["ReadingsTable"]
+@pytest.mark.parametrize("resource", ["ReadingsTable", "RollupsTable", "SitesTable", "ApiKeysTable", "IngestBucket"])
+def test_existing_tables_and_bucket_can_be_kept_out_of_the_stack(template: Template, resource: str):
+    assert template["Resources"][resource]["Condition"] == f"Create{resource}"
+    assert template["Parameters"][f"{resource}Exists"]["Default"] == "false"
 
-    assert readings["Condition"] == "CreateReadingsTable"
-    assert template["Parameters"]["ReadingsTableExists"]["Default"] == "false"
+
+@pytest.fixture(scope="session")
+def transformed(template: Template, monkeypatch_session: pytest.MonkeyPatch) -> Template:
+    """The plain CloudFormation that SAM's own translator makes of the template, as AWS would."""
+    from samtranslator.translator.transform import transform  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    monkeypatch_session.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    sam = copy.deepcopy(template)
+    for function in resources_of(sam, "AWS::Serverless::Function").values():
+        function["Properties"]["CodeUri"] = "s3://artifacts/deployment.zip"  # what `aws cloudformation package` does
+    translated: Template = transform(sam, {}, _NoManagedPolicies())
+    return translated
+
+
+class _NoManagedPolicies:
+    def get_policies(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="session")
+def monkeypatch_session() -> Iterator[pytest.MonkeyPatch]:
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def test_api_is_deployed_to_one_stage_only(transformed: Template):
+    stages = resources_of(transformed, "AWS::ApiGateway::Stage")
+
+    assert [stage["Properties"]["StageName"] for stage in stages.values()] == ["api"]
+
+
+def test_usage_plan_meters_the_deployed_stage(transformed: Template):
+    (stage_name,) = resources_of(transformed, "AWS::ApiGateway::Stage")
+    plan = transformed["Resources"]["UsagePlan"]["Properties"]
+
+    assert plan["ApiStages"] == [{"ApiId": {"Ref": "RestAPI"}, "Stage": {"Ref": stage_name}}]
+    assert transformed["Resources"]["RestAPI"]["Properties"]["Body"]["x-amazon-apigateway-api-key-source"] == (
+        "AUTHORIZER"
+    )
+
+
+def test_api_name_is_the_one_the_alarms_watch(template: Template, stage: Stage):
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    latency = template["Resources"]["ApiLatencyAlarm"]["Properties"]["Dimensions"]
+
+    assert {"Name": "ApiName", "Value": body["info"]["title"]} in latency
+    assert body["info"]["title"] == template["Resources"]["RestAPI"]["Properties"]["Name"]
 
 
 def test_ingest_bucket_is_private_encrypted_and_tls_only(template: Template):

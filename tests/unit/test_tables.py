@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib.tables import READINGS_TABLE, ensure_table
+from chalicelib.tables import READINGS_TABLE, ensure_table, protect_table
 
 ALL_INDEXES = [index.name for index in READINGS_TABLE.indexes]
 
@@ -75,3 +75,14 @@ def test_second_run_changes_nothing(client: Any):
     ensure_table(client, "EnergyMetrics")
 
     assert ensure_table(client, "EnergyMetrics") == []
+
+
+def test_protect_table_turns_on_recovery_and_deletion_protection(client: Any):
+    ensure_table(client, "EnergyMetrics")
+
+    protect_table(client, "EnergyMetrics")
+    protect_table(client, "EnergyMetrics")  # a second run is harmless
+
+    backups = client.describe_continuous_backups(TableName="EnergyMetrics")["ContinuousBackupsDescription"]
+    assert backups["PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "ENABLED"
+    assert client.describe_table(TableName="EnergyMetrics")["Table"]["DeletionProtectionEnabled"] is True
