@@ -34,9 +34,16 @@ UNAUTHENTICATED = {
 
 def call(api: Client, method: str, path: str, query: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
     if method == "POST":
-        body = json.dumps([{"site_id": "site_3", "timestamp": "2025-02-17T10:00:00Z", "energy_generated_kwh": 1}])
-        return api.http.post(path, headers={"Content-Type": "application/json", **(headers or {})}, body=body.encode())
+        return post_readings(api, ("site_3", "2025-02-17T10:00:00Z"), headers=headers)
     return get(api, path, headers=headers, **query)
+
+
+def post_readings(api: Client, *readings: tuple[str, str], headers: dict[str, str] | None = None) -> Any:
+    """POST /records with one reading per (site_id, timestamp)."""
+    body = json.dumps([{"site_id": site, "timestamp": at, "energy_generated_kwh": 1} for site, at in readings])
+    return api.http.post(
+        "/records", headers={"Content-Type": "application/json", **(headers or {})}, body=body.encode()
+    )
 
 
 def bearer(key: str) -> dict[str, str]:
@@ -127,15 +134,9 @@ def test_key_for_other_sites_is_403_on_every_data_route(
 
 def test_forbidden_ingest_stores_nothing(backend: Backend, anonymous: Client, make_api: ApiFactory):
     key = backend.create_key("write", "site_1")
-    body = json.dumps(
-        [
-            {"site_id": "site_1", "timestamp": "2025-02-17T10:00:00Z", "energy_generated_kwh": 1},
-            {"site_id": "site_3", "timestamp": "2025-02-17T10:00:00Z", "energy_generated_kwh": 1},
-        ]
-    )
 
-    response = anonymous.http.post(
-        "/records", headers={"Content-Type": "application/json", **bearer(key)}, body=body.encode()
+    response = post_readings(
+        anonymous, ("site_1", "2025-02-17T10:00:00Z"), ("site_3", "2025-02-17T10:00:00Z"), headers=bearer(key)
     )
 
     assert response.status_code == HTTPStatus.FORBIDDEN
@@ -198,16 +199,14 @@ def test_site_list_of_a_narrow_key_pages(backend: Backend, make_api: ApiFactory)
 
 
 def ingest(api: Client, site_id: str) -> None:
-    body = json.dumps([{"site_id": site_id, "timestamp": "2025-02-17T10:00:00Z", "energy_generated_kwh": 1}])
-    response = api.http.post("/records", headers={"Content-Type": "application/json"}, body=body.encode())
+    response = post_readings(api, (site_id, "2025-02-17T10:00:00Z"))
     assert response.status_code == HTTPStatus.OK, response.json_body
 
 
 def test_read_key_cannot_write(backend: Backend, make_api: ApiFactory):
     reader = make_api(api_key=backend.create_key("read", "*"))
-    body = json.dumps([{"site_id": "site_1", "timestamp": "2025-02-17T10:00:00Z", "energy_generated_kwh": 1}])
 
-    response = reader.http.post("/records", headers={"Content-Type": "application/json"}, body=body.encode())
+    response = post_readings(reader, ("site_1", "2025-02-17T10:00:00Z"))
 
     assert response.status_code == HTTPStatus.FORBIDDEN
     assert response.headers["Content-Type"] == PROBLEM_JSON
@@ -342,15 +341,9 @@ def test_gateway_errors_let_scripts_read_retry_after(anonymous: Client):
 
 def test_ingest_naming_another_site_in_an_invalid_row_is_403(backend: Backend, anonymous: Client):
     key = backend.create_key("write", "site_1")
-    body = json.dumps(
-        [
-            {"site_id": "site_1", "timestamp": "2025-02-17T10:00:00Z", "energy_generated_kwh": 1},
-            {"site_id": "site_3", "timestamp": "not a time", "energy_generated_kwh": 1},
-        ]
-    )
 
-    response = anonymous.http.post(
-        "/records", headers={"Content-Type": "application/json", **bearer(key)}, body=body.encode()
+    response = post_readings(
+        anonymous, ("site_1", "2025-02-17T10:00:00Z"), ("site_3", "not a time"), headers=bearer(key)
     )
 
     assert response.status_code == HTTPStatus.FORBIDDEN
