@@ -11,6 +11,7 @@ from botocore.config import Config
 
 from chalicelib.aggregates import AggregateService
 from chalicelib.api_keys import ApiKeyStore
+from chalicelib.fast_responses import parse_with_orjson
 from chalicelib.http import CorsPolicy
 from chalicelib.ingest import AlertPublisher, IngestService, LogAlertPublisher, SnsAlertPublisher
 from chalicelib.page_tokens import PageTokenCodec
@@ -45,7 +46,8 @@ class AppContext:
 
 def create_dynamodb_client() -> DynamoDBClient:
     """Region, credentials and ``AWS_ENDPOINT_URL_DYNAMODB`` come from the standard AWS settings."""
-    return boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG)
+    client: DynamoDBClient = parse_with_orjson(boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG))
+    return client
 
 
 def build_context(settings: Settings, client: DynamoDBClient, alerts: AlertPublisher | None = None) -> AppContext:

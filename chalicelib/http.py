@@ -5,13 +5,13 @@ This is the one place where domain errors become status codes.
 
 from __future__ import annotations
 
-import base64
 import functools
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
-import simplejson
+import orjson
 from aws_lambda_powertools import Logger
 from boto3.dynamodb.types import Binary
 from chalice import Response  # type: ignore[attr-defined]
@@ -19,6 +19,7 @@ from chalice.app import Request
 
 from chalicelib.errors import ApiError, InvalidParameters, ParameterError, StoreUnavailable
 from chalicelib.ingest import IngestResult
+from chalicelib.json_values import base64_text, json_number
 from chalicelib.settings import SERVICE_NAME, Settings
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -32,18 +33,21 @@ PREFLIGHT_MAX_AGE_SECONDS = "600"
 
 
 def _encode_extra(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return json_number(str(value))
     if isinstance(value, set | frozenset):
         return sorted(_encode_extra(member) if isinstance(member, Binary) else member for member in value)
     if isinstance(value, Binary):
-        return base64.b64encode(value.value).decode()  # type: ignore[attr-defined]
+        return base64_text(value.value)  # type: ignore[attr-defined]
     if isinstance(value, bytes | bytearray):
-        return base64.b64encode(value).decode()
+        return base64_text(bytes(value))
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
 def to_json(body: Any) -> str:
-    """JSON text where a DynamoDB number keeps its stored digits (``Decimal``, not float)."""
-    return simplejson.dumps(body, use_decimal=True, separators=(",", ":"), default=_encode_extra)
+    """Compact JSON text in which numbers keep their exact digits: a ``Decimal`` or a stored
+    DynamoDB number is written as its own text, never through a float."""
+    return orjson.dumps(body, default=_encode_extra).decode()
 
 
 def json_response(body: Any, status: int = HTTPStatus.OK, headers: Mapping[str, str] | None = None) -> Response:

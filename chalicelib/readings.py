@@ -13,12 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from boto3.dynamodb.types import TypeDeserializer
 
 from chalicelib.errors import IndexUnavailable, InvalidPageToken
+from chalicelib.json_values import base64_text, json_number
 from chalicelib.page_tokens import PageTokenCodec, Position
 from chalicelib.queries import AnomaliesQuery, RecordsQuery, _PageQuery
 from chalicelib.settings import SERVICE_NAME
@@ -41,7 +42,6 @@ from chalicelib.timestamps import (
 )
 
 logger = Logger(service=SERVICE_NAME, child=True)
-_deserializer = TypeDeserializer()
 
 RECORDS_ENDPOINT = "/records"
 ANOMALIES_ENDPOINT = "/anomalies"
@@ -267,7 +267,34 @@ def _instant_order(item: RawItem) -> tuple[str, str]:
 
 
 def to_public_item(item: RawItem) -> dict[str, Any]:
-    """A plain-JSON reading: numbers stay exact ``Decimal``, the timestamp is canonical."""
-    public = {name: _deserializer.deserialize(value) for name, value in item.items() if not name.startswith(ANOMALY_AT)}
+    """A reading ready for JSON: numbers keep DynamoDB's exact digits, the timestamp is canonical."""
+    public = {name: public_value(value) for name, value in item.items() if not name.startswith(ANOMALY_AT)}
     public[TIMESTAMP] = normalise_stored_timestamp(public[TIMESTAMP])
     return public
+
+
+def public_value(value: dict[str, Any]) -> Any:
+    """One DynamoDB-typed value as JSON-ready Python, without a ``Decimal`` round trip: a number
+    becomes a pre-serialised JSON fragment of its stored digits (see ``http.to_json``)."""
+    ((kind, content),) = value.items()
+    if kind == "S":
+        return content
+    if kind == "N":
+        return json_number(content)
+    if kind == "BOOL":
+        return bool(content)
+    if kind == "NULL":
+        return None
+    if kind == "M":
+        return {name: public_value(member) for name, member in content.items()}
+    if kind == "L":
+        return [public_value(member) for member in content]
+    if kind == "SS":
+        return sorted(content)
+    if kind == "NS":
+        return [json_number(number) for number in sorted(content, key=Decimal)]
+    if kind == "B":
+        return base64_text(content)
+    if kind == "BS":
+        return sorted(base64_text(member) for member in content)
+    raise ValueError(f"unknown DynamoDB type {kind}")
