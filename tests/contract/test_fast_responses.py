@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import orjson
 import pytest
 from boto3.dynamodb.types import TypeDeserializer
 
+from chalicelib import fast_responses
 from chalicelib.http import to_json
 from chalicelib.readings import to_public_item
 from tests.conftest import Backend, reading
@@ -108,3 +111,19 @@ def test_numbers_keep_their_stored_digits():
     assert '"energy_generated_kwh":12345678901234567890.123456789' in body
     assert '"history":[1.10,"two",{"three":[true,null]}]' in body
     assert '"levels":[-2.5,3,10]' in body
+
+
+def test_query_bodies_are_loaded_by_orjson_not_botocore(backend: Backend, monkeypatch: pytest.MonkeyPatch):
+    backend.put(EVERY_TYPE)
+    loaded: list[bytes] = []
+
+    def counting_loads(body: bytes) -> Any:
+        loaded.append(body)
+        return orjson.loads(body)
+
+    monkeypatch.setattr(fast_responses, "orjson", SimpleNamespace(loads=counting_loads))
+
+    query(backend.client, backend)
+    query(plain_client(backend), backend)
+
+    assert len(loaded) == 1
