@@ -11,7 +11,7 @@ ENDPOINT ?= $(LOCAL_DYNAMODB)
 
 STAGE ?= prod
 
-.PHONY: install run test lint typecheck unit tables ingest seed backfill backfill-rollups api-key policies package format clean
+.PHONY: install run test lint typecheck unit bench tables ingest seed backfill backfill-rollups api-key policies package format clean
 
 install: $(PY_STAMP) $(NODE_STAMP)
 
@@ -40,6 +40,10 @@ typecheck: $(PY_STAMP)
 
 unit: install
 	$(BIN)/pytest
+
+## make bench: service vs naive boto3 handler in fresh processes over the local DynamoDB (not part of make test)
+bench: install
+	$(BIN)/python -m scripts.bench
 
 ## make tables: create every table and index where missing (ENDPOINT= empty for AWS; PROTECT=1 adds PITR + deletion protection)
 tables: $(PY_STAMP)

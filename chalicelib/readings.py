@@ -178,7 +178,7 @@ class ReadingService:
         def place_pending() -> Position | None:
             """Put the complete second ``pending`` on the page; its position if the page fills first."""
             nonlocal skip
-            ordered = sorted(pending, key=_instant_order, reverse=not ascending)
+            ordered = sorted(pending, key=_instant_order, reverse=not ascending) if len(pending) > 1 else pending
             first, skip = skip, 0
             for index in range(first, len(ordered)):
                 if len(page) == limit:
@@ -276,11 +276,11 @@ def to_public_item(item: RawItem) -> dict[str, Any]:
 def public_value(value: dict[str, Any]) -> Any:
     """One DynamoDB-typed value as JSON-ready Python, without a ``Decimal`` round trip: a number
     becomes a pre-serialised JSON fragment of its stored digits (see ``http.to_json``)."""
+    if "N" in value:  # the common cases first, without unpacking: this runs for every attribute
+        return json_number(value["N"])
+    if "S" in value:
+        return value["S"]
     ((kind, content),) = value.items()
-    if kind == "S":
-        return content
-    if kind == "N":
-        return json_number(content)
     if kind == "BOOL":
         return bool(content)
     if kind == "NULL":

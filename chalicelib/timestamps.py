@@ -12,10 +12,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import cached_property
 
 ABOVE_ANY_SUFFIX = "~"
 
 _DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# How the service itself stores a whole-second instant; text in this form needs no parsing to be
+# shown, and its first 19 characters order exactly as its instant does.
+_CANONICAL_SECOND = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?([Zz]|[+-]\d{2}:?\d{2})?")
 # A "+" in an unencoded query string arrives as a space: "...T08:00:00 01:00".
 _SPACE_FOR_PLUS_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
@@ -97,6 +101,8 @@ def format_sortable_instant(instant: datetime) -> str:
 
 def normalise_stored_timestamp(text: str) -> str:
     """Canonical client form of a stored sort-key value; unparseable legacy text passes through."""
+    if _CANONICAL_SECOND.fullmatch(text):
+        return text
     try:
         return format_instant(parse_stored_instant(text))
     except (ValueError, OverflowError):
@@ -115,10 +121,24 @@ class TimeRange:
 
     def holds_stored(self, stored_timestamp: str, *, if_unparseable: bool) -> bool:
         """Exact check of a stored sort-key value; the caller decides what an unparseable one means."""
+        if if_unparseable and _CANONICAL_SECOND.fullmatch(stored_timestamp):
+            # Strictly between the range's first and last seconds: inside, whatever their fractions
+            # (and were it no real date, it would count as inside anyway).
+            second = stored_timestamp[:19]
+            first, last = self._second_bounds
+            if (first is None or first < second) and (last is None or second < last):
+                return True
         try:
             return self.contains(parse_stored_instant(stored_timestamp))
         except (ValueError, OverflowError):
             return if_unparseable
+
+    @cached_property
+    def _second_bounds(self) -> tuple[str | None, str | None]:
+        return (
+            None if self.start is None else _second_prefix(self.start),
+            None if self.end is None else _second_prefix(self.end),
+        )
 
     def sort_key_bounds(self) -> tuple[str | None, str | None]:
         """Sort-key strings that bracket every stored form of every instant in the range."""

@@ -104,3 +104,23 @@ def test_key_bounds_exclude_forms_of_instants_a_second_or_more_outside(start: da
     assert upper is not None
     assert all(form < lower for form in stored_forms(before))
     assert all(form > upper for form in stored_forms(after))
+
+
+@pytest.mark.parametrize(
+    ("stored", "inside"),
+    [
+        ("2025-02-17T10:00:00Z", False),  # the first second, before its 0.5
+        ("2025-02-17T10:00:01Z", True),
+        ("2025-02-17T11:59:59Z", True),
+        ("2025-02-17T12:00:00Z", True),  # the last second, at or before its 0.25
+        ("2025-02-17T12:00:01Z", False),
+        ("2025-02-17T09:59:59Z", False),
+    ],
+)
+def test_canonical_seconds_are_decided_exactly_at_fractional_bounds(stored: str, inside: bool):
+    time_range = TimeRange(
+        datetime(2025, 2, 17, 10, 0, 0, 500000, tzinfo=UTC), datetime(2025, 2, 17, 12, 0, 0, 250000, tzinfo=UTC)
+    )
+
+    assert time_range.holds_stored(stored, if_unparseable=True) is inside
+    assert time_range.holds_stored(stored, if_unparseable=False) is inside
