@@ -11,7 +11,6 @@ from chalice.app import AuthRequest, Request, SQSEvent
 
 from chalicelib.access import AUTHORIZER_CACHE_SECONDS, Caller, RoutePermission, authorize
 from chalicelib.context import current_context, s3_client
-from chalicelib.file_ingest import ingest_s3_object, s3_objects_in
 from chalicelib.http import (
     as_problem,
     handle_errors,
@@ -20,7 +19,6 @@ from chalicelib.http import (
     single_valued_parameters,
     with_security_headers,
 )
-from chalicelib.ingest import Deadline, PayloadTooLarge, parse_batch
 from chalicelib.queries import AnomaliesQuery, RecordsQuery, SitesQuery, SummaryQuery, parse_query
 from chalicelib.service_info import check_health, describe_service
 from chalicelib.settings import SERVICE_NAME, get_settings
@@ -109,6 +107,8 @@ def records() -> Response:
 @keyed_route("/records", "POST", "write", content_types=INGEST_CONTENT_TYPES)
 @handle_errors
 def ingest_records() -> Response:
+    from chalicelib.ingest import Deadline, PayloadTooLarge, parse_batch  # noqa: PLC0415 - kept off the read path
+
     who = caller()
     request = current_request()
     body = request.raw_body
@@ -166,6 +166,9 @@ def site_summary(site_id: str) -> Response:
 def ingest_s3_file(event: SQSEvent) -> None:
     """The old pipeline's drops (JSON array, NDJSON or CSV files), announced by S3 on a queue so a
     failed file is retried and finally parked on the dead-letter queue, never silently lost."""
+    from chalicelib.file_ingest import ingest_s3_object, s3_objects_in  # noqa: PLC0415
+    from chalicelib.ingest import Deadline  # noqa: PLC0415
+
     remaining_ms = getattr(event.context, "get_remaining_time_in_millis", lambda: 60_000)()
     deadline = Deadline(max(1.0, remaining_ms / 1000 - 5))
     for message in event:

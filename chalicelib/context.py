@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
-from chalicelib.aggregates import AggregateService
 from chalicelib.api_keys import ApiKeyStore
 from chalicelib.fast_responses import parse_with_orjson
 from chalicelib.http import CorsPolicy
-from chalicelib.ingest import AlertPublisher, IngestService, LogAlertPublisher, SnsAlertPublisher
 from chalicelib.page_tokens import PageTokenCodec
 from chalicelib.readings import ReadingService
 from chalicelib.rollups import RollupStore
@@ -23,6 +21,9 @@ from chalicelib.store import ReadingStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from chalicelib.aggregates import AggregateService
+    from chalicelib.ingest import AlertPublisher, IngestService
 
 # Fail fast inside API Gateway's 29 s budget: a few quick retries, then a 503 with Retry-After.
 DYNAMODB_CLIENT_CONFIG = Config(
@@ -34,14 +35,42 @@ DYNAMODB_CLIENT_CONFIG = Config(
 
 @dataclass(frozen=True)
 class AppContext:
+    """What requests need. Ingest and aggregates are built on first use: a read-only container
+    (and its cold start) never imports the validation models, detectors and rollup maths."""
+
     settings: Settings
+    client: DynamoDBClient
     store: ReadingStore
     readings: ReadingService
-    ingest: IngestService
-    aggregates: AggregateService
     sites: SiteService
     cors: CorsPolicy
     api_keys: ApiKeyStore
+    rollups: RollupStore
+    registry: SiteRegistry
+    alerts: AlertPublisher | None = None
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        from chalicelib.ingest import IngestService, LogAlertPublisher, SnsAlertPublisher  # noqa: PLC0415
+
+        alerts = self.alerts
+        if alerts is None:
+            topic = self.settings.alert_topic_arn
+            alerts = SnsAlertPublisher(boto3.client("sns"), topic) if topic else LogAlertPublisher()
+        return IngestService(
+            self.client,
+            self.store,
+            self.rollups,
+            self.registry,
+            alerts,
+            min_alert_severity=self.settings.alert_min_severity,
+        )
+
+    @cached_property
+    def aggregates(self) -> AggregateService:
+        from chalicelib.aggregates import AggregateService  # noqa: PLC0415
+
+        return AggregateService(self.store, self.rollups)
 
 
 def create_dynamodb_client() -> DynamoDBClient:
@@ -55,21 +84,17 @@ def build_context(settings: Settings, client: DynamoDBClient, alerts: AlertPubli
     rollups = RollupStore(client, settings.rollups_table, settings.retry_after_seconds)
     registry = SiteRegistry(client, settings.sites_table, settings.retry_after_seconds)
     tokens = PageTokenCodec(settings.token_secret, settings.page_token_ttl_seconds)
-    if alerts is None:
-        alerts = (
-            SnsAlertPublisher(boto3.client("sns"), settings.alert_topic_arn)
-            if settings.alert_topic_arn
-            else LogAlertPublisher()
-        )
     return AppContext(
         settings=settings,
+        client=client,
         store=store,
         readings=ReadingService(store, tokens),
-        aggregates=AggregateService(store, rollups),
         sites=SiteService(registry, store, rollups, tokens),
-        ingest=IngestService(client, store, rollups, registry, alerts, min_alert_severity=settings.alert_min_severity),
         cors=CorsPolicy(settings),
         api_keys=ApiKeyStore(client, settings.api_keys_table, settings.retry_after_seconds),
+        rollups=rollups,
+        registry=registry,
+        alerts=alerts,
     )
 
 

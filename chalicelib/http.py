@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aws_lambda_powertools import Logger
@@ -18,9 +18,11 @@ from chalice import Response  # type: ignore[attr-defined]
 from chalice.app import Request
 
 from chalicelib.errors import ApiError, InvalidParameters, ParameterError, StoreUnavailable
-from chalicelib.ingest import IngestResult
 from chalicelib.json_values import base64_text, json_number
 from chalicelib.settings import SERVICE_NAME, Settings
+
+if TYPE_CHECKING:
+    from chalicelib.ingest import IngestResult
 
 logger = Logger(service=SERVICE_NAME, child=True)
 

@@ -67,7 +67,7 @@ def stage_settings(stage: Stage) -> Settings:
     """The settings the stage's functions will run with, as ``.chalice/config.json`` sets them."""
     config = json.loads((CHALICE_DIR / "config.json").read_text())
     variables = {**config.get("environment_variables", {}), **config["stages"][stage]["environment_variables"]}
-    return Settings(**{name.lower(): value for name, value in variables.items()})
+    return Settings.from_environment(variables)
 
 
 def stage_deployment(stage: Stage) -> StageDeployment:

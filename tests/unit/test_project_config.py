@@ -23,7 +23,7 @@ def test_stage_configuration_gives_valid_settings(stage: str, monkeypatch: pytes
     for name, value in stage_environment(stage).items():
         monkeypatch.setenv(name, value)
 
-    settings = Settings()
+    settings = Settings.from_environment()
 
     assert settings.stage == stage
     assert settings.dynamodb_table == "EnergyMetrics"

@@ -40,7 +40,7 @@ def test_secret_is_read_from_ssm_in_aws_stages():
 def test_table_name_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DYNAMODB_TABLE", "EnergyMetrics-staging")
 
-    assert Settings().dynamodb_table == "EnergyMetrics-staging"
+    assert Settings.from_environment().dynamodb_table == "EnergyMetrics-staging"
 
 
 def test_origins_are_parsed_from_a_comma_separated_list():
