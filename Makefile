@@ -43,6 +43,7 @@ unit: install
 
 ## make bench: service vs naive boto3 handler in fresh processes over the local DynamoDB (not part of make test)
 bench: install
+	$(BIN)/python -m compileall -q app.py chalicelib scripts
 	$(BIN)/python -m scripts.bench
 
 ## make tables: create every table and index where missing (ENDPOINT= empty for AWS; PROTECT=1 adds PITR + deletion protection)

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 
 from chalicelib.api_keys import ApiKeyStore
+from chalicelib.aws_clients import aws_client
 from chalicelib.fast_responses import parse_with_orjson
 from chalicelib.http import CorsPolicy
 from chalicelib.page_tokens import PageTokenCodec
@@ -56,7 +56,7 @@ class AppContext:
         alerts = self.alerts
         if alerts is None:
             topic = self.settings.alert_topic_arn
-            alerts = SnsAlertPublisher(boto3.client("sns"), topic) if topic else LogAlertPublisher()
+            alerts = SnsAlertPublisher(aws_client("sns"), topic) if topic else LogAlertPublisher()
         return IngestService(
             self.client,
             self.store,
@@ -75,7 +75,7 @@ class AppContext:
 
 def create_dynamodb_client() -> DynamoDBClient:
     """Region, credentials and ``AWS_ENDPOINT_URL_DYNAMODB`` come from the standard AWS settings."""
-    client: DynamoDBClient = parse_with_orjson(boto3.client("dynamodb", config=DYNAMODB_CLIENT_CONFIG))
+    client: DynamoDBClient = parse_with_orjson(aws_client("dynamodb", DYNAMODB_CLIENT_CONFIG))
     return client
 
 
@@ -101,7 +101,7 @@ def build_context(settings: Settings, client: DynamoDBClient, alerts: AlertPubli
 @cache
 def s3_client() -> Any:
     """Created on first use: only the S3 ingest handler needs it."""
-    return boto3.client("s3")
+    return aws_client("s3")
 
 
 _current: AppContext | None = None

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from aws_lambda_powertools import Logger
-from boto3.dynamodb.types import Binary
 from chalice import Response  # type: ignore[attr-defined]
 from chalice.app import Request
 
@@ -38,9 +37,7 @@ def _encode_extra(value: Any) -> Any:
     if isinstance(value, Decimal):
         return json_number(str(value))
     if isinstance(value, set | frozenset):
-        return sorted(_encode_extra(member) if isinstance(member, Binary) else member for member in value)
-    if isinstance(value, Binary):
-        return base64_text(value.value)  # type: ignore[attr-defined]
+        return sorted(value)
     if isinstance(value, bytes | bytearray):
         return base64_text(bytes(value))
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")

@@ -91,7 +91,7 @@ FieldList = Annotated[tuple[FieldName, ...], BeforeValidator(_split_fields), Fie
 class _PageQuery(BaseModel):
     """Parameters shared by every paginated, per-site read."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use
 
     site_id: SiteId
     limit: WholeNumber = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
@@ -160,7 +160,7 @@ _COMPLETE_MESSAGES = frozenset({"instant", "fields", "tz"})
 class SitesQuery(BaseModel):
     """GET /sites: the registry, a page at a time."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use
 
     limit: WholeNumber = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     next_token: str | None = Field(default=None, min_length=1, max_length=4096)
@@ -169,7 +169,7 @@ class SitesQuery(BaseModel):
 class SummaryQuery(BaseModel):
     """GET /sites/{site_id}/summary; ``as_of`` (default now) lets a dashboard show a past day."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # built on first use
 
     site_id: SiteId
     tz: TimeZoneName = "UTC"

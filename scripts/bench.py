@@ -20,27 +20,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from scripts.bench_child import PAGE, TABLE, WARM_REQUESTS
 from scripts.local_dynamodb import REPO_ROOT, LocalDynamoDB, free_port, local_client
 
 SITES = ("site_1", "site_2", "site_3")
 READINGS_PER_SITE = 3000
-PAGE = 1000
-WARM_REQUESTS = 31
-RUNS = 3
-TABLE = "EnergyMetricsBench"
+RUNS = 5
 START = "2025-01-01T00:00:00Z"
-QUERY = {"site_id": "site_1", "start_time": "2025-01-01", "end_time": "2025-01-31", "limit": str(PAGE)}
 SIDES = ("service", "baseline", "bare")
 TARGETS = {"warm_cpu_ms": 0.35, "cold_cpu_ms": 1.2, "peak_rss_mb": None, "items_read_per_returned": None}
 
@@ -95,144 +89,6 @@ def load_data(endpoint: str) -> None:
         assert not result.unwritten, "the local server dropped writes"
 
 
-# --- child processes -------------------------------------------------------------------------
-
-
-class _LambdaContext:
-    function_name = "energy-metrics-api-bench"
-    memory_limit_in_mb = 128
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:energy-metrics-api-bench"
-    aws_request_id = "bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 25_000
-
-
-def api_gateway_event() -> dict[str, Any]:
-    """The proxy event API Gateway sends after the authorizer allowed an all-sites read key."""
-    return {
-        "resource": "/records",
-        "path": "/records",
-        "httpMethod": "GET",
-        "headers": {"Accept": "application/json", "Host": "bench.execute-api.us-east-1.amazonaws.com"},
-        "multiValueHeaders": {"Accept": ["application/json"]},
-        "queryStringParameters": dict(QUERY),
-        "multiValueQueryStringParameters": {name: [value] for name, value in QUERY.items()},
-        "pathParameters": None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/records",
-            "httpMethod": "GET",
-            "path": "/api/records",
-            "stage": "api",
-            "requestId": "bench-request",
-            "identity": {"sourceIp": "127.0.0.1"},
-            "authorizer": {"principalId": "bench", "scopes": "read", "sites": '["*"]'},
-        },
-        "body": None,
-        "isBase64Encoded": False,
-    }
-
-
-def _service() -> tuple[Callable[[], str], Callable[[], Any]]:
-    from app import app  # noqa: PLC0415 - the import is part of the cold start being measured
-    from chalicelib.context import current_context  # noqa: PLC0415
-
-    event, context = api_gateway_event(), _LambdaContext()
-
-    def invoke() -> str:
-        response = app(event, context)
-        assert response["statusCode"] == 200, response
-        body: str = response["body"]
-        return body
-
-    def client() -> Any:
-        return current_context().store._client
-
-    return invoke, client
-
-
-def _baseline() -> tuple[Callable[[], str], Callable[[], Any]]:
-    import boto3  # noqa: PLC0415
-    from boto3.dynamodb.conditions import Key  # noqa: PLC0415
-    from pydantic import BaseModel  # noqa: PLC0415
-
-    class Reading(BaseModel):
-        site_id: str
-        timestamp: str
-        energy_generated_kwh: Decimal | None = None
-        energy_consumed_kwh: Decimal | None = None
-        temperature_c: Decimal | None = None
-        humidity_percent: Decimal | None = None
-        weather_condition: str | None = None
-        anomaly: bool = False
-
-    table = boto3.resource("dynamodb").Table(TABLE)
-    event, context = api_gateway_event(), _LambdaContext()
-
-    def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-        parameters = event["queryStringParameters"]
-        response = table.query(
-            KeyConditionExpression=Key("site_id").eq(parameters["site_id"])
-            & Key("timestamp").between(parameters["start_time"], parameters["end_time"] + "T23:59:59Z"),
-            Limit=int(parameters["limit"]),
-        )
-        items = [Reading.model_validate(item).model_dump(mode="json") for item in response["Items"]]
-        return {"statusCode": 200, "body": json.dumps({"items": items, "count": len(items)})}
-
-    def invoke() -> str:
-        body: str = handler(event, context)["body"]
-        return body
-
-    return invoke, lambda: table.meta.client
-
-
-def _bare() -> tuple[Callable[[], str], Callable[[], Any]]:
-    import boto3  # noqa: PLC0415
-
-    client = boto3.client("dynamodb")
-
-    def invoke() -> str:
-        response = client.query(
-            TableName=TABLE,
-            KeyConditionExpression="site_id = :site",
-            ExpressionAttributeValues={":site": {"S": QUERY["site_id"]}},
-            Limit=PAGE,
-        )
-        return json.dumps({"items": [None] * len(response["Items"])})
-
-    return invoke, lambda: client
-
-
-def child(side: str, spawned_at: float, out: Path) -> None:
-    invoke, client_of = {"service": _service, "baseline": _baseline, "bare": _bare}[side]()
-    first_body = invoke()
-    cold_cpu, cold_wall = time.process_time(), time.time() - spawned_at
-    returned = len(json.loads(first_body)["items"])
-    result: dict[str, Any] = {"cold_cpu_ms": cold_cpu * 1000, "cold_wall_ms": cold_wall * 1000}
-    if side != "bare":
-        scanned: list[int] = []
-        client_of().meta.events.register(
-            "after-call.dynamodb.Query", lambda parsed, **_: scanned.append(parsed.get("ScannedCount", 0))
-        )
-        cpu, wall, bodies = [], [], []
-        for _ in range(WARM_REQUESTS):
-            cpu_start, wall_start = time.process_time(), time.perf_counter()
-            bodies.append(invoke())
-            cpu.append((time.process_time() - cpu_start) * 1000)
-            wall.append((time.perf_counter() - wall_start) * 1000)
-        total_returned = sum(len(json.loads(body)["items"]) for body in bodies)
-        result |= {
-            "warm_cpu_ms": statistics.median(cpu),
-            "warm_wall_ms": statistics.median(wall),
-            "items_read_per_returned": sum(scanned) / total_returned,
-        }
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result["returned"] = returned
-    out.write_text(json.dumps(result))
-
-
 # --- the parent: runs, medians, the table -----------------------------------------------------
 
 
@@ -241,17 +97,7 @@ def run_side(side: str, environment: dict[str, str]) -> dict[str, Any]:
         out = Path(scratch) / "result.json"
         spawned_at = time.time()
         subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "scripts.bench",
-                "--child",
-                side,
-                "--spawned-at",
-                repr(spawned_at),
-                "--out",
-                str(out),
-            ],
+            [sys.executable, "-m", "scripts.bench_child", side, repr(spawned_at), str(out)],
             cwd=REPO_ROOT,
             env=environment,
             check=True,
@@ -294,14 +140,8 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--child", choices=SIDES)
-    parser.add_argument("--spawned-at", type=float)
-    parser.add_argument("--out", type=Path)
     parser.add_argument("--runs", type=int, default=RUNS)
     arguments = parser.parse_args(argv)
-    if arguments.child:
-        child(arguments.child, arguments.spawned_at, arguments.out)
-        return 0
     with LocalDynamoDB(free_port()) as server:
         print(f"loading {len(SITES)} sites x {READINGS_PER_SITE} readings into {server.endpoint_url} ...", flush=True)
         load_data(server.endpoint_url)
