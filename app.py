@@ -19,6 +19,7 @@ from chalicelib.http import (
     single_valued_parameters,
     with_security_headers,
 )
+from chalicelib.observability import observe
 from chalicelib.queries import AnomaliesQuery, RecordsQuery, SitesQuery, SummaryQuery, parse_query
 from chalicelib.service_info import check_health, describe_service
 from chalicelib.settings import SERVICE_NAME, get_settings
@@ -73,10 +74,27 @@ def caller() -> Caller:
 
 
 @app.middleware("http")
-def cors_and_problem_bodies(event: Any, get_response: Any) -> Response:
-    keyed = bool(event.context.get("authorizer"))
-    response = with_security_headers(as_problem(get_response(event)), keyed=keyed)
-    return current_context().cors.decorate(app.current_request, response)
+def http_edge(event: Request, get_response: Any) -> Response:
+    """Every answer: problem bodies, security and CORS headers, and one log line + metrics."""
+    route = event.context.get("resourcePath", "")
+    with observe(route, event.method, request_id_of(event), site_of(event)) as observation:
+        keyed = bool(event.context.get("authorizer"))
+        response = with_security_headers(as_problem(get_response(event)), keyed=keyed)
+        response = current_context().cors.decorate(app.current_request, response)
+        observation.finish(response.status_code)
+    return response
+
+
+def request_id_of(event: Request) -> str:
+    lambda_request_id = getattr(event.lambda_context, "aws_request_id", None)
+    return str(lambda_request_id or event.context.get("requestId", ""))
+
+
+def site_of(event: Request) -> str | None:
+    for parameters in (event.uri_params, event.query_params):
+        if parameters and parameters.get("site_id"):
+            return str(parameters.get("site_id"))
+    return None
 
 
 @app.route("/", methods=["GET"], content_types=ANY_CONTENT_TYPE)

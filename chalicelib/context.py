@@ -12,6 +12,7 @@ from chalicelib.api_keys import ApiKeyStore
 from chalicelib.aws_clients import aws_client
 from chalicelib.fast_responses import parse_with_orjson
 from chalicelib.http import CorsPolicy
+from chalicelib.observability import count_dynamodb_usage
 from chalicelib.page_tokens import PageTokenCodec
 from chalicelib.readings import ReadingService
 from chalicelib.rollups import RollupStore
@@ -75,7 +76,7 @@ class AppContext:
 
 def create_dynamodb_client() -> DynamoDBClient:
     """Region, credentials and ``AWS_ENDPOINT_URL_DYNAMODB`` come from the standard AWS settings."""
-    client: DynamoDBClient = parse_with_orjson(aws_client("dynamodb", DYNAMODB_CLIENT_CONFIG))
+    client: DynamoDBClient = count_dynamodb_usage(parse_with_orjson(aws_client("dynamodb", DYNAMODB_CLIENT_CONFIG)))
     return client
 
 

@@ -18,6 +18,7 @@ from chalice.app import Request
 
 from chalicelib.errors import ApiError, InvalidParameters, ParameterError, StoreUnavailable
 from chalicelib.json_values import base64_text, json_number
+from chalicelib.observability import current_stats
 from chalicelib.settings import SERVICE_NAME, Settings
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ def to_json(body: Any) -> str:
 
 
 def json_response(body: Any, status: int = HTTPStatus.OK, headers: Mapping[str, str] | None = None) -> Response:
+    if isinstance(body, dict) and isinstance(body.get("items"), list):
+        current_stats().items_returned = len(body["items"])
     return Response(body=to_json(body), status_code=int(status), headers={"Content-Type": JSON, **(headers or {})})
 
 

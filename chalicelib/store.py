@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import IndexUnavailable, StoreUnavailable
+from chalicelib.observability import current_stats
 from chalicelib.settings import SERVICE_NAME
 from chalicelib.tables import (
     ANOMALY_FLAG,
@@ -47,6 +48,9 @@ _RETRYABLE_CODES = frozenset(
         "TransactionInProgressException",
     }
 )
+
+
+_THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
 
 @dataclass(frozen=True)
@@ -238,6 +242,8 @@ def translate_errors(retry_after_seconds: int, *, index_query: bool = False) -> 
         if index_query and code in ("ValidationException", "ResourceNotFoundException") and "index" in message.lower():
             raise IndexUnavailable(message) from error
         if code in _RETRYABLE_CODES:
+            if code in _THROTTLING_CODES:
+                current_stats().throttles += 1
             logger.warning("DynamoDB unavailable", extra={"error_code": code})
             raise StoreUnavailable(retry_after_seconds) from error
         raise

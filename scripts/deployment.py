@@ -126,13 +126,15 @@ def policy_document(stage: Stage, function: str, arn: ArnBuilder = file_arn) -> 
         [arn("logs", log_group), arn("logs", f"{log_group}:*")],
     )
     alerts = _statement("PublishAnomalyAlerts", ["sns:Publish"], [arn("sns", deployment.alert_topic)])
+    # X-Ray has no resource-level permissions: "*" is the only resource these actions take.
+    traces = _statement("WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"])
     ingest_writes = [
         _statement("QueryAndWriteReadings", ["dynamodb:Query", "dynamodb:BatchWriteItem"], [table("Readings")]),
         _statement("QueryAndWriteRollups", ["dynamodb:Query", "dynamodb:PutItem"], [table("Rollups")]),
         _statement("RecordSites", ["dynamodb:UpdateItem"], [table("Sites")]),
     ]
     if function == "api_key_authorizer":
-        statements = [_statement("VerifyApiKeys", ["dynamodb:GetItem"], [table("ApiKeys")]), logs]
+        statements = [_statement("VerifyApiKeys", ["dynamodb:GetItem"], [table("ApiKeys")]), logs, traces]
     elif function == "api_handler":
         secret = (settings.page_token_secret_parameter or "").lstrip("/")
         statements = [
@@ -143,6 +145,7 @@ def policy_document(stage: Stage, function: str, arn: ArnBuilder = file_arn) -> 
             _statement("ReadPageTokenSecret", ["ssm:GetParameter"], [arn("ssm", f"parameter/{secret}")]),
             alerts,
             logs,
+            traces,
         ]
     elif function == "ingest_s3_file":
         statements = [
@@ -155,6 +158,7 @@ def policy_document(stage: Stage, function: str, arn: ArnBuilder = file_arn) -> 
             ),
             alerts,
             logs,
+            traces,
         ]
     else:
         raise ValueError(f"unknown function {function}")

@@ -19,6 +19,7 @@ from chalicelib.api_keys import ApiKeyStore
 from chalicelib.batch_writes import put_items
 from chalicelib.context import AppContext, build_context, use_context
 from chalicelib.fast_responses import parse_with_orjson
+from chalicelib.observability import count_dynamodb_usage
 from chalicelib.settings import Settings
 from chalicelib.tables import ANOMALY_AT, API_KEYS_TABLE, ROLLUPS_TABLE, SITES_TABLE, ensure_table
 from chalicelib.timestamps import format_sortable_instant, parse_stored_instant
@@ -131,7 +132,7 @@ def _open_backend(request: pytest.FixtureRequest, name: str, with_indexes: bool)
 
 
 def _create_tables(backend: Backend, with_indexes: bool) -> None:
-    parse_with_orjson(backend.client)  # as the service's own client does
+    count_dynamodb_usage(parse_with_orjson(backend.client))  # as the service's own client does
     ensure_table(backend.client, backend.table_name, with_indexes=with_indexes)
     for table, definition in backend.service_tables:
         ensure_table(backend.client, table, definition)

@@ -340,3 +340,11 @@ def test_aws_stages_take_the_token_secret_from_ssm_not_the_repository(stage: Sta
 
     assert settings.page_token_secret is None
     assert settings.page_token_secret_parameter == f"/energy-metrics-api/{stage}/page-token-secret"
+
+
+def test_functions_are_traced_with_x_ray(template: Template):
+    functions = resources_of(template, "AWS::Serverless::Function")
+
+    assert {name: body["Properties"]["Tracing"] for name, body in functions.items()} == dict.fromkeys(
+        functions, "Active"
+    )
