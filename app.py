@@ -13,10 +13,12 @@ from chalicelib.access import AUTHORIZER_CACHE_SECONDS, Caller, RoutePermission,
 from chalicelib.context import current_context, s3_client
 from chalicelib.http import (
     as_problem,
+    data_response,
     handle_errors,
     ingest_response,
     json_response,
     single_valued_parameters,
+    with_etag,
     with_security_headers,
 )
 from chalicelib.observability import observe
@@ -79,7 +81,10 @@ def http_edge(event: Request, get_response: Any) -> Response:
     route = event.context.get("resourcePath", "")
     with observe(route, event.method, request_id_of(event), site_of(event)) as observation:
         keyed = bool(event.context.get("authorizer"))
-        response = with_security_headers(as_problem(get_response(event)), keyed=keyed)
+        response = as_problem(get_response(event))
+        if keyed:
+            response = with_etag(event, response)
+        response = with_security_headers(response, keyed=keyed)
         response = current_context().cors.decorate(app.current_request, response)
         observation.finish(response.status_code)
     return response
@@ -114,12 +119,17 @@ def health() -> Response:
 @handle_errors
 def records() -> Response:
     who = caller()
-    query = parse_query(RecordsQuery, single_valued_parameters(current_request()))
+    parameters = single_valued_parameters(current_request())
+    query = parse_query(RecordsQuery, parameters)
     who.require_sites([query.site_id])
     context = current_context()
     if query.resolution != "raw":
-        return json_response(context.aggregates.aggregate(query))
-    return json_response(context.readings.list_records(query).to_body())
+        return data_response(
+            context, "/records", parameters, query.end_time, lambda: context.aggregates.aggregate(query)
+        )
+    return data_response(
+        context, "/records", parameters, query.end_time, lambda: context.readings.list_records(query).to_body()
+    )
 
 
 @keyed_route("/records", "POST", "write", content_types=INGEST_CONTENT_TYPES)
@@ -135,9 +145,11 @@ def ingest_records() -> Response:
     context = current_context()
     batch = parse_batch(body, request.headers.get("content-type", "application/json"))
     who.require_sites(batch.named_sites)
-    return ingest_response(
-        context.ingest.ingest(batch, Deadline(ingest_budget_seconds(context.settings.ingest_budget_seconds)))
-    )
+    result = context.ingest.ingest(batch, Deadline(ingest_budget_seconds(context.settings.ingest_budget_seconds)))
+    if context.response_cache is not None:
+        for site_id in batch.named_sites:
+            context.response_cache.forget_site(site_id)
+    return ingest_response(result)
 
 
 def ingest_budget_seconds(configured: float) -> float:
@@ -152,9 +164,13 @@ def ingest_budget_seconds(configured: float) -> float:
 @handle_errors
 def anomalies() -> Response:
     who = caller()
-    query = parse_query(AnomaliesQuery, single_valued_parameters(current_request()))
+    parameters = single_valued_parameters(current_request())
+    query = parse_query(AnomaliesQuery, parameters)
     who.require_sites([query.site_id])
-    return json_response(current_context().readings.list_anomalies(query).to_body())
+    context = current_context()
+    return data_response(
+        context, "/anomalies", parameters, query.end_time, lambda: context.readings.list_anomalies(query).to_body()
+    )
 
 
 def allowed_methods(path: str) -> str:
@@ -168,16 +184,26 @@ def sites() -> Response:
     who = caller()
     query = parse_query(SitesQuery, single_valued_parameters(current_request()))
     visible = None if who.sees_every_site else who.sites
-    return json_response(current_context().sites.list_sites(query.limit, query.next_token, visible))
+    context = current_context()
+    listing = context.sites.list_sites(query.limit, query.next_token, visible)
+    return data_response(context, "/sites", {}, None, lambda: listing)  # the registry is never closed
 
 
 @keyed_route("/sites/{site_id}/summary", "GET", "read", content_types=ANY_CONTENT_TYPE)
 @handle_errors
 def site_summary(site_id: str) -> Response:
     who = caller()
-    query = parse_query(SummaryQuery, {**single_valued_parameters(current_request()), "site_id": site_id})
+    parameters = {**single_valued_parameters(current_request()), "site_id": site_id}
+    query = parse_query(SummaryQuery, parameters)
     who.require_sites([query.site_id])
-    return json_response(current_context().sites.summary(query.site_id, query.as_of, query.tz))
+    context = current_context()
+    return data_response(
+        context,
+        "/sites/{site_id}/summary",
+        parameters,
+        query.as_of,  # no as_of: "now", always open
+        lambda: context.sites.summary(query.site_id, query.as_of, query.tz),
+    )
 
 
 @app.on_sqs_message(queue=settings.ingest_queue, batch_size=1)

@@ -10,6 +10,7 @@ from botocore.config import Config
 
 from chalicelib.api_keys import ApiKeyStore
 from chalicelib.aws_clients import aws_client
+from chalicelib.caching import FreshnessPolicy, ResponseCache
 from chalicelib.fast_responses import parse_with_orjson
 from chalicelib.http import CorsPolicy
 from chalicelib.observability import count_dynamodb_usage
@@ -48,6 +49,8 @@ class AppContext:
     api_keys: ApiKeyStore
     rollups: RollupStore
     registry: SiteRegistry
+    freshness: FreshnessPolicy
+    response_cache: ResponseCache | None
     alerts: AlertPublisher | None = None
 
     @cached_property
@@ -85,6 +88,10 @@ def build_context(settings: Settings, client: DynamoDBClient, alerts: AlertPubli
     rollups = RollupStore(client, settings.rollups_table, settings.retry_after_seconds)
     registry = SiteRegistry(client, settings.sites_table, settings.retry_after_seconds)
     tokens = PageTokenCodec(settings.token_secret, settings.page_token_ttl_seconds)
+    # A cached page's next_token must still be valid when the client follows it.
+    freshness = FreshnessPolicy(
+        settings.late_data_seconds, settings.open_window_max_age_seconds, settings.page_token_ttl_seconds // 2
+    )
     return AppContext(
         settings=settings,
         client=client,
@@ -95,6 +102,12 @@ def build_context(settings: Settings, client: DynamoDBClient, alerts: AlertPubli
         api_keys=ApiKeyStore(client, settings.api_keys_table, settings.retry_after_seconds),
         rollups=rollups,
         registry=registry,
+        freshness=freshness,
+        response_cache=(
+            ResponseCache(settings.response_cache_bytes, freshness.closed_max_age_seconds)
+            if settings.response_cache_enabled
+            else None
+        ),
         alerts=alerts,
     )
 

@@ -16,12 +16,15 @@ from aws_lambda_powertools import Logger
 from chalice import Response  # type: ignore[attr-defined]
 from chalice.app import Request
 
+from chalicelib.caching import ResponseCache, cached_answer, entity_tag, etag_matches
 from chalicelib.errors import ApiError, InvalidParameters, ParameterError, StoreUnavailable
 from chalicelib.json_values import base64_text, json_number
 from chalicelib.observability import current_stats
 from chalicelib.settings import SERVICE_NAME, Settings
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from chalicelib.ingest import IngestResult
 
 logger = Logger(service=SERVICE_NAME, child=True)
@@ -54,6 +57,39 @@ def json_response(body: Any, status: int = HTTPStatus.OK, headers: Mapping[str, 
     if isinstance(body, dict) and isinstance(body.get("items"), list):
         current_stats().items_returned = len(body["items"])
     return Response(body=to_json(body), status_code=int(status), headers={"Content-Type": JSON, **(headers or {})})
+
+
+def data_response(
+    context: Any, route: str, parameters: Mapping[str, Any], window_end: datetime | None, build: Callable[[], Any]
+) -> Response:
+    """A keyed GET answer with its freshness and ETag; from the in-process cache when its
+    window is closed. ``build`` makes the body (a dict; its ``items`` are counted)."""
+    freshness = context.freshness.for_window(window_end)
+
+    def body_and_count() -> tuple[str, int | None]:
+        body = build()
+        items = body.get("items") if isinstance(body, dict) else None
+        return to_json(body), len(items) if isinstance(items, list) else None
+
+    key = ResponseCache.key(route, parameters)
+    answer = cached_answer(context.response_cache, key, freshness, body_and_count)
+    current_stats().items_returned = answer.items_returned
+    headers = {"Content-Type": JSON, "Cache-Control": freshness.cache_control(), "ETag": answer.etag}
+    return Response(body=answer.body, status_code=int(HTTPStatus.OK), headers=headers)
+
+
+def with_etag(request: Request, response: Response) -> Response:
+    """Every successful GET carries an ETag; ``If-None-Match`` with it gets ``304`` and no body."""
+    if request.method != "GET" or response.status_code != HTTPStatus.OK:
+        return response
+    etag = str(
+        response.headers.get("ETag") or entity_tag(response.body if isinstance(response.body, str | bytes) else "")
+    )
+    response.headers["ETag"] = etag
+    if not etag_matches(request.headers.get("if-none-match"), etag):
+        return response
+    kept = {name: value for name, value in response.headers.items() if name.lower() != "content-type"}
+    return Response(body="", status_code=int(HTTPStatus.NOT_MODIFIED), headers=kept)
 
 
 def problem_body(status: HTTPStatus, title: str, detail: str, slug: str | None) -> dict[str, Any]:

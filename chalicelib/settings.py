@@ -46,6 +46,10 @@ class Settings(BaseModel):
     ingest_bucket: str = Field(default="energy-metrics-ingest-local", min_length=3, max_length=63)
     ingest_queue: str = Field(default="energy-metrics-ingest-local", min_length=1, max_length=80)
     auth_enabled: bool = Field(default=True, description="API keys on data routes; only 'local' may turn it off")
+    late_data_seconds: int = Field(default=3600, ge=0, description="after this, a past window gets no new readings")
+    open_window_max_age_seconds: int = Field(default=10, ge=0, le=300)
+    response_cache_enabled: bool = True
+    response_cache_bytes: int = Field(default=8 * 1024 * 1024, ge=0, le=64 * 1024 * 1024)
 
     @model_validator(mode="after")
     def _refuse_unsafe_settings_outside_local(self) -> Settings:

@@ -130,7 +130,7 @@ def _bare() -> tuple[Callable[[], str], Callable[[], Any]]:
 
 
 def child(side: str, spawned_at: float, out: Path) -> None:
-    invoke, client_of = {"service": _service, "baseline": _baseline, "bare": _bare}[side]()
+    invoke, client_of = {"service": _service, "cached": _service, "baseline": _baseline, "bare": _bare}[side]()
     first_body = invoke()
     cold_cpu, cold_wall = time.process_time(), time.time() - spawned_at
     returned = len(json.loads(first_body)["items"])

@@ -348,3 +348,7 @@ def test_functions_are_traced_with_x_ray(template: Template):
     assert {name: body["Properties"]["Tracing"] for name, body in functions.items()} == dict.fromkeys(
         functions, "Active"
     )
+
+
+def test_large_answers_are_compressed_by_api_gateway(template: Template):
+    assert template["Resources"]["RestAPI"]["Properties"]["MinimumCompressionSize"] == 1024

@@ -1,0 +1,142 @@
+"""HTTP caching of data answers: freshness by window, ETags, and an in-process cache.
+
+A window that ended more than ``late_data_seconds`` ago is *closed*: no reading will arrive for
+it any more, so its answer can be kept. Closed answers are cacheable for half the page-token
+lifetime (a cached page's ``next_token`` must still work when it is followed); open ones for a
+few seconds. Every keyed answer is ``private``: it is one API key's data. The in-process cache
+keeps closed answers in the Lambda container, bounded in bytes, least recently used first out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.observability import current_stats
+
+
+def entity_tag(body: str | bytes) -> str:
+    data = body.encode() if isinstance(body, str) else body
+    return '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 weak comparison, as If-None-Match asks for."""
+    if not if_none_match:
+        return False
+    candidates = [candidate.strip() for candidate in if_none_match.split(",")]
+    return "*" in candidates or etag in {candidate.removeprefix("W/") for candidate in candidates}
+
+
+@dataclass(frozen=True)
+class Freshness:
+    closed: bool
+    max_age_seconds: int
+
+    def cache_control(self) -> str:
+        return f"private, max-age={self.max_age_seconds}"
+
+
+@dataclass(frozen=True)
+class FreshnessPolicy:
+    late_data_seconds: int
+    open_max_age_seconds: int
+    closed_max_age_seconds: int
+
+    def for_window(self, window_end: datetime | None, now: datetime | None = None) -> Freshness:
+        """``window_end=None`` means an open-ended window (it always is open)."""
+        now = now or datetime.now(UTC)
+        closed = window_end is not None and window_end < now - timedelta(seconds=self.late_data_seconds)
+        return Freshness(closed, self.closed_max_age_seconds if closed else self.open_max_age_seconds)
+
+
+@dataclass(frozen=True)
+class CachedAnswer:
+    body: str
+    etag: str
+    items_returned: int | None
+    stored_at: float
+
+
+class ResponseCache:
+    """Answers of closed windows, by request; bounded by the bytes of their bodies."""
+
+    def __init__(self, max_bytes: int, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._entries: OrderedDict[tuple[str, ...], CachedAnswer] = OrderedDict()
+        self._bytes = 0
+        self._max_bytes = max_bytes
+        self._ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._lock = threading.Lock()  # chalice local serves requests on threads
+
+    @staticmethod
+    def key(route: str, parameters: Mapping[str, Any]) -> tuple[str, ...]:
+        return (route, *(f"{name}={parameters[name]}" for name in sorted(parameters)))
+
+    def get(self, key: tuple[str, ...]) -> CachedAnswer | None:
+        with self._lock:
+            answer = self._entries.get(key)
+            if answer is None:
+                return None
+            if self._clock() - answer.stored_at > self._ttl_seconds:
+                self._drop(key)
+                return None
+            self._entries.move_to_end(key)
+            return answer
+
+    def put(self, key: tuple[str, ...], body: str, items_returned: int | None) -> CachedAnswer:
+        answer = CachedAnswer(body, entity_tag(body), items_returned, self._clock())
+        size = len(body)
+        with self._lock:
+            if key in self._entries:
+                self._drop(key)
+            if size <= self._max_bytes:
+                self._entries[key] = answer
+                self._bytes += size
+                while self._bytes > self._max_bytes:
+                    self._drop(next(iter(self._entries)))
+        return answer
+
+    def forget_site(self, site_id: str) -> None:
+        """New readings for a site: its cached answers may be wrong now."""
+        marker = f"site_id={site_id}"
+        with self._lock:
+            for key in [key for key in self._entries if marker in key]:
+                self._drop(key)
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _drop(self, key: tuple[str, ...]) -> None:
+        self._bytes -= len(self._entries.pop(key).body)
+
+
+def cached_answer(
+    cache: ResponseCache | None,
+    key: tuple[str, ...],
+    freshness: Freshness,
+    build: Callable[[], tuple[str, int | None]],
+) -> CachedAnswer:
+    """The answer from the cache when the window is closed and it is there; built otherwise
+    (and kept, when closed). ``build`` returns the JSON body and how many items it holds."""
+    stats = current_stats()
+    if cache is None or not freshness.closed:
+        body, items = build()
+        return CachedAnswer(body, entity_tag(body), items, 0.0)
+    answer = cache.get(key)
+    if answer is not None:
+        stats.cache = "hit"
+        return answer
+    stats.cache = "miss"
+    body, items = build()
+    return cache.put(key, body, items)
