@@ -42,6 +42,7 @@ if settings.stage == "local":
 ANY_CONTENT_TYPE = ["*/*"]
 INGEST_CONTENT_TYPES = ["application/json", "application/x-ndjson", "text/csv", "text/plain"]
 MAX_INGEST_BODY_BYTES = 2 * 1024 * 1024
+MAX_CLIENT_REQUEST_ID_LENGTH = 128
 PUBLIC_PATHS = ("/", "/health", "/records", "/anomalies", "/sites", "/sites/{site_id}/summary")
 View = TypeVar("View", bound=Callable[..., Response])
 # Every keyed route and the scope it needs; the authorizer's policy and the routes both read it.
@@ -79,13 +80,19 @@ def caller() -> Caller:
 def http_edge(event: Request, get_response: Any) -> Response:
     """Every answer: problem bodies, security and CORS headers, and one log line + metrics."""
     route = event.context.get("resourcePath", "")
-    with observe(route, event.method, request_id_of(event), site_of(event)) as observation:
+    request_id = request_id_of(event)
+    with observe(route, event.method, request_id, site_of(event)) as observation:
+        observation.stats.extra.update(
+            api_request_id=event.context.get("requestId"), client_request_id=client_request_id_of(event)
+        )
         keyed = bool(event.context.get("authorizer"))
         response = as_problem(get_response(event))
         if keyed:
             response = with_etag(event, response)
         response = with_security_headers(response, keyed=keyed)
         response = current_context().cors.decorate(app.current_request, response)
+        if request_id:
+            response.headers["X-Request-Id"] = request_id
         observation.finish(response.status_code)
     return response
 
@@ -93,6 +100,12 @@ def http_edge(event: Request, get_response: Any) -> Response:
 def request_id_of(event: Request) -> str:
     lambda_request_id = getattr(event.lambda_context, "aws_request_id", None)
     return str(lambda_request_id or event.context.get("requestId", ""))
+
+
+def client_request_id_of(event: Request) -> str | None:
+    """A caller's own correlation id, logged beside ours; bounded so it cannot bloat the log."""
+    value = event.headers.get("x-request-id")
+    return value[:MAX_CLIENT_REQUEST_ID_LENGTH] if value else None
 
 
 def site_of(event: Request) -> str | None:

@@ -7,6 +7,7 @@ made to answer identically, so a dashboard sees the same 401, 403 and 429 locall
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -191,12 +192,15 @@ def emulate_in_chalice_local(auth_enabled: Callable[[], bool], retry_after_secon
     unpatched_event = local.LocalGateway._generate_lambda_event
 
     def lambda_event_or_404(gateway: Any, method: str, path: str, headers: Any, body: Any) -> Any:
-        """Chalice's "no such route" answer is a 403 that echoes the Authorization header back."""
+        """Chalice's "no such route" answer is a 403 that echoes the Authorization header back; its
+        events lack the request id API Gateway gives every request."""
         try:
-            return unpatched_event(gateway, method, path, headers, body)
+            event = unpatched_event(gateway, method, path, headers, body)
         except ValueError:
             not_found = gateway_responses(retry_after_seconds())["MISSING_AUTHENTICATION_TOKEN"]
             raise _as_local_error(NotFoundError, not_found) from None
+        event["requestContext"].setdefault("requestId", str(uuid.uuid4()))
+        return event
 
     local.LocalGatewayAuthorizer = GatewayAuthorizer  # type: ignore[misc]
     local.LocalGateway._generate_lambda_event = lambda_event_or_404  # type: ignore[method-assign,assignment]

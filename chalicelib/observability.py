@@ -47,13 +47,18 @@ def current_stats() -> RequestStats:
     return _stats.get() or RequestStats()
 
 
+# What DynamoDB answers when it throttles (on-demand tables too: ThrottlingException).
+THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+
+
 def count_dynamodb_usage(client: Any) -> Any:
-    """Ask every capable call for its consumed capacity and add it, with items read, to the
-    running request's stats. Returns the client."""
+    """Ask every capable call for its consumed capacity and add it, with items read and every
+    throttled attempt (retried or not), to the running request's stats. Returns the client."""
     client.meta.events.register(
         "provide-client-params.dynamodb.*", _ask_for_capacity, unique_id="energy-metrics-capacity"
     )
     client.meta.events.register("after-call.dynamodb.*", _record_usage, unique_id="energy-metrics-usage")
+    client.meta.events.register("needs-retry.dynamodb.*", _record_throttle, unique_id="energy-metrics-throttles")
     return client
 
 
@@ -73,6 +78,15 @@ def _record_usage(parsed: Mapping[str, Any], model: Any, **_: Any) -> None:
     capacity = parsed.get("ConsumedCapacity")
     for entry in capacity if isinstance(capacity, list) else [capacity] if capacity else []:
         stats.consumed_capacity += float(entry.get("CapacityUnits", 0))
+
+
+def _record_throttle(response: tuple[Any, Mapping[str, Any]] | None = None, **_: Any) -> None:
+    """Called by botocore after every attempt, before it decides on a retry; never answers."""
+    stats = _stats.get()
+    if stats is None or response is None:
+        return
+    if response[1].get("Error", {}).get("Code") in THROTTLING_CODES:
+        stats.throttles += 1
 
 
 class _ColdStart:

@@ -15,7 +15,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.errors import IndexUnavailable, StoreUnavailable
-from chalicelib.observability import current_stats
+from chalicelib.observability import THROTTLING_CODES
 from chalicelib.settings import SERVICE_NAME
 from chalicelib.tables import (
     ANOMALY_FLAG,
@@ -36,11 +36,8 @@ logger = Logger(service=SERVICE_NAME, child=True)
 RawItem = dict[str, Any]
 
 # Error codes meaning "try again later": capacity, AWS-side faults, or a table not ready yet.
-_RETRYABLE_CODES = frozenset(
+_RETRYABLE_CODES = THROTTLING_CODES | frozenset(
     {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
         "InternalServerError",
         "ServiceUnavailable",
         "ResourceNotFoundException",
@@ -48,9 +45,6 @@ _RETRYABLE_CODES = frozenset(
         "TransactionInProgressException",
     }
 )
-
-
-_THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
 
 @dataclass(frozen=True)
@@ -242,8 +236,6 @@ def translate_errors(retry_after_seconds: int, *, index_query: bool = False) -> 
         if index_query and code in ("ValidationException", "ResourceNotFoundException") and "index" in message.lower():
             raise IndexUnavailable(message) from error
         if code in _RETRYABLE_CODES:
-            if code in _THROTTLING_CODES:
-                current_stats().throttles += 1
             logger.warning("DynamoDB unavailable", extra={"error_code": code})
             raise StoreUnavailable(retry_after_seconds) from error
         raise

@@ -14,12 +14,21 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 PAGE = 1000
 WARM_REQUESTS = 31
 TABLE = "EnergyMetricsBench"
 QUERY = {"site_id": "site_1", "start_time": "2025-01-01", "end_time": "2025-01-31", "limit": str(PAGE)}
+
+
+class Side(NamedTuple):
+    """What a bench side does: answer the ``/records`` page (its JSON body), find the
+    ``/anomalies`` of the same site and month (how many), and expose its DynamoDB client."""
+
+    records: Callable[[], str]
+    anomalies: Callable[[], int] | None
+    client: Callable[[], Any]
 
 
 class _LambdaContext:
@@ -33,11 +42,11 @@ class _LambdaContext:
         return 25_000
 
 
-def api_gateway_event() -> dict[str, Any]:
+def api_gateway_event(path: str = "/records") -> dict[str, Any]:
     """The proxy event API Gateway sends after the authorizer allowed an all-sites read key."""
     return {
-        "resource": "/records",
-        "path": "/records",
+        "resource": path,
+        "path": path,
         "httpMethod": "GET",
         "headers": {"Accept": "application/json", "Host": "bench.execute-api.us-east-1.amazonaws.com"},
         "multiValueHeaders": {"Accept": ["application/json"]},
@@ -46,9 +55,9 @@ def api_gateway_event() -> dict[str, Any]:
         "pathParameters": None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": "/records",
+            "resourcePath": path,
             "httpMethod": "GET",
-            "path": "/api/records",
+            "path": f"/api{path}",
             "stage": "api",
             "requestId": "bench-request",
             "identity": {"sourceIp": "127.0.0.1"},
@@ -59,7 +68,7 @@ def api_gateway_event() -> dict[str, Any]:
     }
 
 
-def _service() -> tuple[Callable[[], str], Callable[[], Any]]:
+def _service() -> Side:
     from app import app  # noqa: PLC0415 - the import is part of the cold start being measured
     from chalicelib.context import current_context  # noqa: PLC0415
 
@@ -71,15 +80,22 @@ def _service() -> tuple[Callable[[], str], Callable[[], Any]]:
         body: str = response["body"]
         return body
 
+    def anomalies() -> int:
+        response = app(api_gateway_event("/anomalies"), context)
+        assert response["statusCode"] == 200, response
+        page = json.loads(response["body"])
+        assert page["next_token"] is None, "one page holds the month's anomalies"
+        return len(page["items"])
+
     def client() -> Any:
         return current_context().store._client
 
-    return invoke, client
+    return Side(invoke, anomalies, client)
 
 
-def _baseline() -> tuple[Callable[[], str], Callable[[], Any]]:
+def _baseline() -> Side:
     import boto3  # noqa: PLC0415
-    from boto3.dynamodb.conditions import Key  # noqa: PLC0415
+    from boto3.dynamodb.conditions import Attr, Key  # noqa: PLC0415
     from pydantic import BaseModel  # noqa: PLC0415
 
     class Reading(BaseModel):
@@ -95,13 +111,14 @@ def _baseline() -> tuple[Callable[[], str], Callable[[], Any]]:
     table = boto3.resource("dynamodb").Table(TABLE)
     event, context = api_gateway_event(), _LambdaContext()
 
+    def key_range(parameters: dict[str, str]) -> Any:
+        return Key("site_id").eq(parameters["site_id"]) & Key("timestamp").between(
+            parameters["start_time"], parameters["end_time"] + "T23:59:59Z"
+        )
+
     def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
         parameters = event["queryStringParameters"]
-        response = table.query(
-            KeyConditionExpression=Key("site_id").eq(parameters["site_id"])
-            & Key("timestamp").between(parameters["start_time"], parameters["end_time"] + "T23:59:59Z"),
-            Limit=int(parameters["limit"]),
-        )
+        response = table.query(KeyConditionExpression=key_range(parameters), Limit=int(parameters["limit"]))
         items = [Reading.model_validate(item).model_dump(mode="json") for item in response["Items"]]
         return {"statusCode": 200, "body": json.dumps({"items": items, "count": len(items)})}
 
@@ -109,10 +126,22 @@ def _baseline() -> tuple[Callable[[], str], Callable[[], Any]]:
         body: str = handler(event, context)["body"]
         return body
 
-    return invoke, lambda: table.meta.client
+    def anomalies() -> int:
+        found, start_key = 0, None
+        while True:
+            extra: dict[str, Any] = {"ExclusiveStartKey": start_key} if start_key else {}
+            response = table.query(
+                KeyConditionExpression=key_range(QUERY), FilterExpression=Attr("anomaly").eq(True), **extra
+            )
+            found += len(response["Items"])
+            start_key = response.get("LastEvaluatedKey")
+            if not start_key:
+                return found
+
+    return Side(invoke, anomalies, lambda: table.meta.client)
 
 
-def _bare() -> tuple[Callable[[], str], Callable[[], Any]]:
+def _bare() -> Side:
     import boto3  # noqa: PLC0415
 
     client = boto3.client("dynamodb")
@@ -126,11 +155,13 @@ def _bare() -> tuple[Callable[[], str], Callable[[], Any]]:
         )
         return json.dumps({"items": [None] * len(response["Items"])})
 
-    return invoke, lambda: client
+    return Side(invoke, None, lambda: client)
 
 
 def child(side: str, spawned_at: float, out: Path) -> None:
-    invoke, client_of = {"service": _service, "cached": _service, "baseline": _baseline, "bare": _bare}[side]()
+    invoke, anomalies, client_of = {"service": _service, "cached": _service, "baseline": _baseline, "bare": _bare}[
+        side
+    ]()
     first_body = invoke()
     cold_cpu, cold_wall = time.process_time(), time.time() - spawned_at
     returned = len(json.loads(first_body)["items"])
@@ -152,6 +183,11 @@ def child(side: str, spawned_at: float, out: Path) -> None:
             "warm_wall_ms": statistics.median(wall),
             "items_read_per_returned": sum(scanned) / total_returned,
         }
+    if anomalies is not None:
+        scanned.clear()
+        found = anomalies()
+        assert found > 0, "the bench data holds anomalies"
+        result["anomalies_read_per_returned"] = sum(scanned) / found
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["returned"] = returned
     out.write_text(json.dumps(result))

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Iterator
 from http import HTTPStatus
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
 from chalice.test import Client
 
 from chalicelib import observability
-from tests.conftest import ApiFactory, Backend, reading
+from tests.conftest import Backend, reading
 from tests.helpers import get
 
 RANGE: dict[str, Any] = {"start_time": "2025-02-17", "end_time": "2025-02-17"}
@@ -91,22 +94,68 @@ def test_client_errors_count_as_4xx(api: Client, emitted_metrics: None, capsys: 
     assert (document["Status4xx"], document["Status5xx"]) == ([1.0], [0.0])
 
 
-def test_throttling_is_counted_and_answered_503(
-    backend: Backend, make_api: ApiFactory, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+class _Body:
+    def __init__(self, content: bytes) -> None:
+        self.content = content
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.content
+
+
+class Throttler:
+    """Answers the next ``remaining`` Query attempts with DynamoDB's throttling error, on the wire,
+    so botocore parses and retries them as it would in AWS."""
+
+    def __init__(self) -> None:
+        self.remaining = 0
+        self.answered = 0
+
+    def __call__(self, request: Any, **_: Any) -> AWSResponse | None:
+        if self.remaining == 0:
+            return None
+        self.remaining -= 1
+        self.answered += 1
+        body = json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException", "message": "slow"})
+        headers = HTTPHeaders()
+        headers["x-amzn-ErrorType"] = "ThrottlingException"
+        return AWSResponse(request.url, 400, headers, _Body(body.encode()))
+
+
+@pytest.fixture
+def throttler(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Iterator[Throttler]:
+    throttle = Throttler()
+    monkeypatch.setattr(time, "sleep", lambda _seconds: None)  # botocore's back-off between attempts
+    backend.client.meta.events.register_first("before-send.dynamodb.Query", throttle, "test-throttle")
+    yield throttle
+    backend.client.meta.events.unregister("before-send.dynamodb.Query", unique_id="test-throttle")
+
+
+def test_a_throttle_that_a_retry_absorbed_is_still_counted(
+    api: Client, throttler: Throttler, caplog: pytest.LogCaptureFixture
 ):
-    api = make_api()
-    monkeypatch.setattr(backend.client, "query", _throttled)
+    throttler.remaining = 1
+    caplog.set_level(logging.INFO)
+
+    response = get(api, "/records", site_id="site_1", **RANGE)
+
+    assert response.status_code == HTTPStatus.OK
+    (line,) = request_lines(caplog)
+    assert (line.__dict__["throttles"], line.__dict__["status"]) == (1, 200)
+
+
+def test_throttling_past_the_retries_is_counted_per_attempt_and_answered_503(
+    api: Client, throttler: Throttler, caplog: pytest.LogCaptureFixture
+):
+    throttler.remaining = 1000
     caplog.set_level(logging.INFO)
 
     response = get(api, "/records", site_id="site_1", **RANGE)
 
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response.headers["Retry-After"]
     (line,) = request_lines(caplog)
-    assert (line.__dict__["throttles"], line.__dict__["status"]) == (1, 503)
-
-
-def _throttled(**_: Any) -> Any:
-    raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Query")
+    assert throttler.answered > 1
+    assert (line.__dict__["throttles"], line.__dict__["status"]) == (throttler.answered, 503)
 
 
 def test_only_the_first_request_of_a_container_is_a_cold_start():
@@ -137,3 +186,36 @@ def test_chalice_itself_logs_nothing(api: Client, caplog: pytest.LogCaptureFixtu
 
     assert [record.getMessage() for record in caplog.records if record.name.startswith("energy-metrics-api.app")] == []
     assert len(request_lines(caplog)) == 1
+
+
+def test_every_response_names_its_request_id(api: Client, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO)
+
+    response = get(api, "/records", site_id="site_1")
+
+    (line,) = request_lines(caplog)
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert response.headers["X-Request-Id"] == line.__dict__["request_id"]
+    assert response.headers["X-Request-Id"]
+
+
+def test_a_callers_own_request_id_is_logged_beside_ours(api: Client, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO)
+
+    response = get(api, "/health", headers={"X-Request-Id": "dashboard-42" + "x" * 500})
+
+    (line,) = request_lines(caplog)
+    assert response.status_code == HTTPStatus.OK
+    assert line.__dict__["client_request_id"] == ("dashboard-42" + "x" * 500)[:128]
+    assert response.headers["X-Request-Id"] != line.__dict__["client_request_id"]
+
+
+def test_api_gateways_request_id_is_logged_for_correlation(api: Client, caplog: pytest.LogCaptureFixture):
+    """API Gateway's id is the one in its own errors and access logs (``x-amzn-RequestId``)."""
+    caplog.set_level(logging.INFO)
+
+    response = get(api, "/health")
+
+    (line,) = request_lines(caplog)
+    assert response.status_code == HTTPStatus.OK
+    assert line.__dict__["api_request_id"]

@@ -50,3 +50,16 @@ def test_every_function_of_an_aws_stage_has_its_own_policy_file(stage: str):
 
 def test_routes_pass_chalice_deploy_validation():
     validate_routes(app.routes)
+
+
+@pytest.mark.parametrize("stage", ["local", "dev", "prod"])
+def test_every_stage_logs_the_per_request_line(stage: str):
+    """The request line is logged at INFO; a stricter level would leave operators with no logs."""
+    level = stage_environment(stage).get("POWERTOOLS_LOG_LEVEL", "INFO")
+
+    assert level in {"DEBUG", "INFO"}
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_aws_stages_trace_with_x_ray(stage: str):
+    assert CONFIG["stages"][stage]["xray"] is True
