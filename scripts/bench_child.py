@@ -7,7 +7,6 @@ what its cold start pays for.
 from __future__ import annotations
 
 import json
-import resource
 import statistics
 import sys
 import time
@@ -158,6 +157,16 @@ def _bare() -> Side:
     return Side(invoke, None, lambda: client)
 
 
+def peak_rss_mb() -> float:
+    """This process's own resident-set high-water mark. ``getrusage``'s ``ru_maxrss`` is no use
+    here: Linux carries the parent's peak across fork and exec, so every child would report at
+    least the bench parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
 def child(side: str, spawned_at: float, out: Path) -> None:
     invoke, anomalies, client_of = {"service": _service, "cached": _service, "baseline": _baseline, "bare": _bare}[
         side
@@ -188,7 +197,7 @@ def child(side: str, spawned_at: float, out: Path) -> None:
         found = anomalies()
         assert found > 0, "the bench data holds anomalies"
         result["anomalies_read_per_returned"] = sum(scanned) / found
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_mb()
     result["returned"] = returned
     out.write_text(json.dumps(result))
 
