@@ -103,6 +103,9 @@ class _ColdStart:
 cold_start = _ColdStart()
 
 
+TRACED_MODULES = ("botocore",)
+
+
 def tracer() -> Any:
     """Powertools' X-Ray tracer (patching botocore, so every DynamoDB call is a subsegment) when
     the function runs with active tracing; ``None`` otherwise, so local runs and the cold start
@@ -124,7 +127,9 @@ class _LazyTracer:
             if traced:
                 from aws_lambda_powertools import Tracer  # noqa: PLC0415
 
-                self._tracer = Tracer(service=SERVICE_NAME)
+                # botocore alone (DynamoDB, S3, SNS, SSM calls as subsegments): patching every
+                # library the X-Ray SDK knows doubles the tracer's share of the cold start.
+                self._tracer = Tracer(service=SERVICE_NAME, patch_modules=TRACED_MODULES)
         return self._tracer
 
 

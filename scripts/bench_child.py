@@ -30,7 +30,7 @@ class Side(NamedTuple):
     client: Callable[[], Any]
 
 
-class _LambdaContext:
+class LambdaContext:
     function_name = "energy-metrics-api-bench"
     memory_limit_in_mb = 128
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:energy-metrics-api-bench"
@@ -71,7 +71,7 @@ def _service() -> Side:
     from app import app  # noqa: PLC0415 - the import is part of the cold start being measured
     from chalicelib.context import current_context  # noqa: PLC0415
 
-    event, context = api_gateway_event(), _LambdaContext()
+    event, context = api_gateway_event(), LambdaContext()
 
     def invoke() -> str:
         response = app(event, context)
@@ -108,7 +108,7 @@ def _baseline() -> Side:
         anomaly: bool = False
 
     table = boto3.resource("dynamodb").Table(TABLE)
-    event, context = api_gateway_event(), _LambdaContext()
+    event, context = api_gateway_event(), LambdaContext()
 
     def key_range(parameters: dict[str, str]) -> Any:
         return Key("site_id").eq(parameters["site_id"]) & Key("timestamp").between(

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from http import HTTPStatus
@@ -15,6 +20,7 @@ from botocore.compat import HTTPHeaders
 from chalice.test import Client
 
 from chalicelib import observability
+from scripts.local_dynamodb import REPO_ROOT
 from tests.conftest import Backend, reading
 from tests.helpers import get
 
@@ -170,13 +176,60 @@ def test_no_tracer_without_active_tracing(monkeypatch: pytest.MonkeyPatch):
     assert observability._LazyTracer().get() is None
 
 
-def test_tracer_when_the_function_runs_with_active_tracing(monkeypatch: pytest.MonkeyPatch):
-    from aws_lambda_powertools import Tracer  # noqa: PLC0415
+@pytest.fixture
+def xray_daemon() -> Iterator[socket.socket]:
+    """A UDP socket standing in for the X-Ray daemon: what it receives is what X-Ray would get."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+        daemon.bind(("127.0.0.1", 0))
+        daemon.settimeout(0.5)
+        yield daemon
 
-    monkeypatch.setenv("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
 
-    assert isinstance(observability._LazyTracer().get(), Tracer)
+def traced_request(daemon: socket.socket) -> tuple[int, list[dict[str, Any]]]:
+    """Run one ``/records`` request in a process traced as Lambda traces it; its status and the
+    (sub)segments the daemon received."""
+    host, port = daemon.getsockname()
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("PYTEST")},
+        "LAMBDA_TASK_ROOT": str(REPO_ROOT),
+        "AWS_XRAY_DAEMON_ADDRESS": f"{host}:{port}",
+        "_X_AMZN_TRACE_ID": f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=1",
+        "POWERTOOLS_TRACE_DISABLED": "false",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    probe = subprocess.run(
+        [sys.executable, "-m", "tests.tracing_probe"],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    status = json.loads(probe.stdout.strip().splitlines()[-1])["status"]
+    documents = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            header, _, body = daemon.recv(65_536).decode().partition("\n")
+            assert json.loads(header) == {"format": "json", "version": 1}
+            documents.append(json.loads(body))
+    return status, documents
+
+
+TRACE_ROOT = "1-5759e988-bd862e3fe1be46a994272793"
+
+
+def test_a_traced_request_is_a_subsegment_with_its_dynamodb_calls_inside(xray_daemon: socket.socket):
+    status, documents = traced_request(xray_daemon)
+
+    (request,) = [document for document in documents if document["name"] == "## GET /records"]
+    queries = [document for document in documents if document.get("aws", {}).get("operation") == "Query"]
+    assert status == HTTPStatus.OK
+    assert request["trace_id"] == TRACE_ROOT
+    assert request["annotations"] == {"route": "/records", "site_id": "site_1"}
+    assert queries
+    assert {query["name"] for query in queries} == {"dynamodb"}
+    assert {query["parent_id"] for query in queries} == {request["id"]}
 
 
 def test_chalice_itself_logs_nothing(api: Client, caplog: pytest.LogCaptureFixture):
