@@ -10,6 +10,9 @@ LOCAL_DYNAMODB := http://127.0.0.1:4567
 ENDPOINT ?= $(LOCAL_DYNAMODB)
 
 STAGE ?= prod
+# STAGE picks what `make package` builds; the service's own STAGE setting must not follow it into
+# recipes (make exports command-line variables), or importing the app would configure it as prod.
+unexport STAGE
 
 .PHONY: install run test lint typecheck unit bench tables ingest seed backfill backfill-rollups api-key policies package format clean
 

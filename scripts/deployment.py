@@ -9,10 +9,15 @@ the merge template ``chalice package`` folds into its SAM template are both gene
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import py_compile
+import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -534,7 +539,55 @@ def package(stage: Stage, out_dir: Path) -> Path:
         env={**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")},
         check=True,
     )
+    add_bytecode(out_dir / "package" / "deployment.zip")
     return out_dir / "package" / "sam.json"
+
+
+LAMBDA_TASK_ROOT = "/var/task"
+
+
+def add_bytecode(package_zip: Path) -> int:
+    """Add compiled bytecode for every module in ``package_zip``; returns how many were compiled.
+
+    Chalice packages source only, and ``/var/task`` is read-only in Lambda, so without bytecode
+    every cold start compiles every module it imports again (measured: ~730 ms instead of
+    ~160 ms of CPU for ``import app``). Unchecked-hash pycs are used as they are, whatever
+    timestamps the zip gives the sources; the package never changes after it is built, so
+    there is nothing for a check to catch. Chalice targets the packaging interpreter's Python
+    version, so its bytecode is the Lambda runtime's.
+    """
+    compiled = 0
+    with tempfile.TemporaryDirectory() as scratch, zipfile.ZipFile(package_zip) as source_zip:
+        rebuilt = Path(scratch) / "deployment.zip"
+        with zipfile.ZipFile(rebuilt, "w", compression=zipfile.ZIP_DEFLATED) as target_zip:
+            for entry in source_zip.infolist():
+                if entry.filename.endswith(".pyc"):
+                    continue  # the working tree's own bytecode, checked against local timestamps
+                data = source_zip.read(entry)
+                target_zip.writestr(entry, data)
+                if not entry.filename.endswith(".py"):
+                    continue
+                module = Path(scratch) / "src" / entry.filename
+                module.parent.mkdir(parents=True, exist_ok=True)
+                module.write_bytes(data)
+                bytecode_name = importlib.util.cache_from_source(entry.filename)
+                try:
+                    py_compile.compile(
+                        str(module),
+                        cfile=str(Path(scratch) / "pyc" / bytecode_name),
+                        dfile=f"{LAMBDA_TASK_ROOT}/{entry.filename}",
+                        doraise=True,
+                        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+                    )
+                except py_compile.PyCompileError:
+                    continue  # not importable on this Python anyway (e.g. a vendored py2 file)
+                bytecode = zipfile.ZipInfo(bytecode_name, date_time=entry.date_time)
+                bytecode.external_attr = entry.external_attr
+                bytecode.compress_type = zipfile.ZIP_DEFLATED
+                target_zip.writestr(bytecode, (Path(scratch) / "pyc" / bytecode_name).read_bytes())
+                compiled += 1
+        shutil.move(rebuilt, package_zip)
+    return compiled
 
 
 def main(argv: list[str] | None = None) -> int:

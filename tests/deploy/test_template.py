@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
+import marshal
 import subprocess
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +59,34 @@ def test_template_passes_cfn_lint(packaged: dict[str, Path], stage: Stage):
     result = subprocess.run([cfn_lint, str(packaged[stage])], check=False, capture_output=True, text=True)  # noqa: S603
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+UNCHECKED_HASH_FLAGS = (0b01).to_bytes(4, "little")  # hash-based, never checked against the source
+
+
+def bytecode_of(package_zip: zipfile.ZipFile) -> dict[str, bytes]:
+    return {name: package_zip.read(name) for name in package_zip.namelist() if name.endswith(".pyc")}
+
+
+def test_every_packaged_module_ships_bytecode_lambda_uses_as_is(packaged: dict[str, Path], stage: Stage):
+    with zipfile.ZipFile(packaged[stage].with_name("deployment.zip")) as package_zip:
+        sources = {name: package_zip.read(name) for name in package_zip.namelist() if name.endswith(".py")}
+        bytecode = bytecode_of(package_zip)
+
+    expected = {
+        importlib.util.cache_from_source(name): importlib.util.MAGIC_NUMBER
+        + UNCHECKED_HASH_FLAGS
+        + importlib.util.source_hash(source)
+        for name, source in sources.items()
+    }
+    assert {name: pyc[:16] for name, pyc in bytecode.items()} == expected
+
+
+def test_packaged_bytecode_names_the_files_where_lambda_unpacks_them(packaged: dict[str, Path], stage: Stage):
+    with zipfile.ZipFile(packaged[stage].with_name("deployment.zip")) as package_zip:
+        app_bytecode = package_zip.read(importlib.util.cache_from_source("app.py"))
+
+    assert marshal.loads(app_bytecode[16:]).co_filename == "/var/task/app.py"  # noqa: S302 - our own build output
 
 
 def test_every_data_route_has_the_authorizer_and_usage_plan_key(template: Template):
