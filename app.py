@@ -16,20 +16,23 @@ from chalicelib.http import (
     data_response,
     handle_errors,
     ingest_response,
+    internal_error_response,
     json_response,
     single_valued_parameters,
     with_etag,
     with_security_headers,
 )
-from chalicelib.observability import observe
+from chalicelib.observability import observe, tracer
 from chalicelib.queries import AnomaliesQuery, RecordsQuery, SitesQuery, SummaryQuery, parse_query
 from chalicelib.service_info import check_health, describe_service
 from chalicelib.settings import SERVICE_NAME, get_settings
+from chalicelib.sites import summary_window_end
 
 # Powertools owns logging (one JSON line per event); Chalice's own handler would print each twice.
 app = Chalice(app_name=SERVICE_NAME, configure_logs=False)
 logger = Logger(service=SERVICE_NAME)
 settings = get_settings()  # a misconfigured stage fails at cold start, naming the bad variable
+tracer()  # with active tracing, patch botocore now: the authorizer's and ingest's calls are traced too
 if settings.stage == "local":
     from chalicelib.gateway_responses import emulate_in_chalice_local
 
@@ -85,12 +88,17 @@ def http_edge(event: Request, get_response: Any) -> Response:
         observation.stats.extra.update(
             api_request_id=event.context.get("requestId"), client_request_id=client_request_id_of(event)
         )
-        keyed = bool(event.context.get("authorizer"))
-        response = as_problem(get_response(event))
-        if keyed:
-            response = with_etag(event, response)
-        response = with_security_headers(response, keyed=keyed)
-        response = current_context().cors.decorate(app.current_request, response)
+        try:
+            keyed = bool(event.context.get("authorizer"))
+            response = as_problem(get_response(event))
+            if keyed:
+                response = with_etag(event, response)
+            response = with_security_headers(response, keyed=keyed)
+            response = current_context().cors.decorate(app.current_request, response)
+        except Exception:
+            # A fault here would otherwise reach Chalice's own bare 500: no log line, no metric.
+            logger.exception("unhandled error while finishing the response")
+            response = with_security_headers(internal_error_response())
         if request_id:
             response.headers["X-Request-Id"] = request_id
         observation.finish(response.status_code)
@@ -137,8 +145,10 @@ def records() -> Response:
     who.require_sites([query.site_id])
     context = current_context()
     if query.resolution != "raw":
+        from chalicelib.aggregates import answer_window_end  # noqa: PLC0415 - kept off the raw read path
+
         return data_response(
-            context, "/records", parameters, query.end_time, lambda: context.aggregates.aggregate(query)
+            context, "/records", parameters, answer_window_end(query), lambda: context.aggregates.aggregate(query)
         )
     return data_response(
         context, "/records", parameters, query.end_time, lambda: context.readings.list_records(query).to_body()
@@ -158,10 +168,12 @@ def ingest_records() -> Response:
     context = current_context()
     batch = parse_batch(body, request.headers.get("content-type", "application/json"))
     who.require_sites(batch.named_sites)
-    result = context.ingest.ingest(batch, Deadline(ingest_budget_seconds(context.settings.ingest_budget_seconds)))
-    if context.response_cache is not None:
-        for site_id in batch.named_sites:
-            context.response_cache.forget_site(site_id)
+    try:
+        result = context.ingest.ingest(batch, Deadline(ingest_budget_seconds(context.settings.ingest_budget_seconds)))
+    finally:  # even a failed batch may have stored some readings
+        if context.response_cache is not None:
+            for site_id in batch.named_sites:
+                context.response_cache.forget_site(site_id)
     return ingest_response(result)
 
 
@@ -214,7 +226,7 @@ def site_summary(site_id: str) -> Response:
         context,
         "/sites/{site_id}/summary",
         parameters,
-        query.as_of,  # no as_of: "now", always open
+        None if query.as_of is None else summary_window_end(query.as_of),  # no as_of: "now", always open
         lambda: context.sites.summary(query.site_id, query.as_of, query.tz),
     )
 

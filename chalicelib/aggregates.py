@@ -32,7 +32,7 @@ class AggregateService:
 
     def aggregate(self, query: RecordsQuery) -> dict[str, Any]:
         zone = ZoneInfo(query.tz)
-        resolution = self._resolution(query)
+        resolution = resolution_for(query)
         if (estimate := estimated_buckets(query.start_time, query.end_time, resolution)) > query.max_points:
             raise InvalidParameters(
                 [
@@ -62,14 +62,6 @@ class AggregateService:
             "next_token": None,
         }
 
-    def _resolution(self, query: RecordsQuery) -> str:
-        if query.resolution != "auto":
-            return query.resolution
-        for candidate in AUTO_CANDIDATES:
-            if estimated_buckets(query.start_time, query.end_time, candidate) <= query.max_points:
-                return candidate
-        return "1d"
-
     def _source_buckets(
         self, site_id: str, resolution: str, starts: list[datetime], ends: list[datetime]
     ) -> Iterable[Bucket]:
@@ -83,6 +75,23 @@ class AggregateService:
             return self._rollups.read(site_id, "1h", first, last)
         raw = self._readings.read_range(site_id, TimeRange(first, last - timedelta(microseconds=1)))
         return bucket_readings(raw, READING_INTERVAL).values()
+
+
+def resolution_for(query: RecordsQuery) -> str:
+    if query.resolution != "auto":
+        return query.resolution
+    for candidate in AUTO_CANDIDATES:
+        if estimated_buckets(query.start_time, query.end_time, candidate) <= query.max_points:
+            return candidate
+    return "1d"
+
+
+def answer_window_end(query: RecordsQuery) -> datetime:
+    """Where an aggregated answer's data ends: the end of the bucket holding ``end_time``, up to a
+    day after it. Until then its last bucket (today's daily total, say) can still change."""
+    zone = ZoneInfo(query.tz)
+    resolution = resolution_for(query)
+    return next_start(floor_in_zone(query.end_time, resolution, zone), resolution, zone)
 
 
 def estimated_buckets(start: datetime, end: datetime, resolution: str) -> int:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from chalicelib.queries import SITE_ID_PATTERN
 from chalicelib.store import query_pages, translate_errors
 from chalicelib.timestamps import format_instant
 
@@ -68,11 +69,8 @@ class ApiKeyStore:
 
     def create(self, name: str, scopes: set[str], sites: set[str]) -> tuple[str, ApiKey]:
         """A new key: the plaintext is returned here once and never stored."""
-        unknown = scopes - set(SCOPES)
-        if not scopes or unknown:
-            raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}")
-        if not sites:
-            raise ValueError("sites must name at least one site, or '*' for all")
+        scopes = _checked_scopes(scopes)
+        sites = _checked_sites(sites)
         key_id = secrets.token_hex(6)
         usage_key = secrets.token_urlsafe(24)
         plaintext = f"emk_{key_id}_{secrets.token_urlsafe(32)}"
@@ -106,7 +104,10 @@ class ApiKeyStore:
         if match is None:
             return None
         with translate_errors(self._retry_after_seconds):
-            item = self._client.get_item(TableName=self.table_name, Key=self._key(match.group(1))).get("Item")
+            # Strongly consistent, so a revocation applies as soon as the authorizer's cache expires.
+            item = self._client.get_item(
+                TableName=self.table_name, Key=self._key(match.group(1)), ConsistentRead=True
+            ).get("Item")
         if item is None or not hmac.compare_digest(item["secret_sha256"]["S"], _digest(plaintext)):
             return None
         record = _record(item)
@@ -143,6 +144,25 @@ class ApiKeyStore:
     @staticmethod
     def _key(key_id: str) -> dict[str, Any]:
         return {"registry": {"S": REGISTRY_PARTITION}, "key_id": {"S": key_id}}
+
+
+def _checked_scopes(scopes: set[str]) -> set[str]:
+    stripped = {scope.strip() for scope in scopes}
+    if not stripped or "" in stripped or not stripped <= set(SCOPES):
+        raise ValueError(f"scopes must be a non-empty subset of {', '.join(SCOPES)}, with no empty entries")
+    return stripped
+
+
+def _checked_sites(sites: set[str]) -> set[str]:
+    stripped = {site.strip() for site in sites}
+    if not stripped or "" in stripped:
+        raise ValueError("sites must name at least one site, or '*' for all, with no empty entries")
+    if ALL_SITES in stripped and len(stripped) > 1:
+        raise ValueError("sites must be either '*' alone or named sites, not both")
+    invalid = sorted(site for site in stripped - {ALL_SITES} if re.fullmatch(SITE_ID_PATTERN, site) is None)
+    if invalid:
+        raise ValueError(f"sites are not valid site ids: {', '.join(invalid)}")
+    return stripped
 
 
 def _record(item: dict[str, Any]) -> ApiKey:

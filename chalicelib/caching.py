@@ -22,8 +22,10 @@ from chalicelib.observability import current_stats
 
 
 def entity_tag(body: str | bytes) -> str:
+    """Weak: API Gateway gzips large answers, so the bytes a client gets vary with its
+    ``Accept-Encoding`` while the tag does not (a strong tag must change with the bytes)."""
     data = body.encode() if isinstance(body, str) else body
-    return '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+    return 'W/"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -31,7 +33,7 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
     if not if_none_match:
         return False
     candidates = [candidate.strip() for candidate in if_none_match.split(",")]
-    return "*" in candidates or etag in {candidate.removeprefix("W/") for candidate in candidates}
+    return "*" in candidates or etag.removeprefix("W/") in {candidate.removeprefix("W/") for candidate in candidates}
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,9 @@ class Freshness:
     closed: bool
     max_age_seconds: int
 
-    def cache_control(self) -> str:
-        return f"private, max-age={self.max_age_seconds}"
+    def cache_control(self, age_seconds: float = 0.0) -> str:
+        """An answer kept ``age_seconds`` already may be kept only for what is left of its time."""
+        return f"private, max-age={max(0, self.max_age_seconds - int(age_seconds))}"
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,12 @@ class CachedAnswer:
     stored_at: float
 
 
+ENTRY_OVERHEAD_BYTES = 600  # the entry's objects, dict slot and LRU links, measured with tracemalloc
+
+
 class ResponseCache:
-    """Answers of closed windows, by request; bounded by the bytes of their bodies."""
+    """Answers of closed windows, by request; bounded by an estimate of the memory they hold
+    (key, body, tag and per-entry overhead), so many small answers cannot outgrow the bound."""
 
     def __init__(self, max_bytes: int, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
         self._entries: OrderedDict[tuple[str, ...], CachedAnswer] = OrderedDict()
@@ -92,7 +99,7 @@ class ResponseCache:
 
     def put(self, key: tuple[str, ...], body: str, items_returned: int | None) -> CachedAnswer:
         answer = CachedAnswer(body, entity_tag(body), items_returned, self._clock())
-        size = len(body)
+        size = self._size_of(key, answer)
         with self._lock:
             if key in self._entries:
                 self._drop(key)
@@ -102,6 +109,9 @@ class ResponseCache:
                 while self._bytes > self._max_bytes:
                     self._drop(next(iter(self._entries)))
         return answer
+
+    def age_of(self, answer: CachedAnswer) -> float:
+        return max(0.0, self._clock() - answer.stored_at)
 
     def forget_site(self, site_id: str) -> None:
         """New readings for a site: its cached answers may be wrong now."""
@@ -118,7 +128,11 @@ class ResponseCache:
         return len(self._entries)
 
     def _drop(self, key: tuple[str, ...]) -> None:
-        self._bytes -= len(self._entries.pop(key).body)
+        self._bytes -= self._size_of(key, self._entries.pop(key))
+
+    @staticmethod
+    def _size_of(key: tuple[str, ...], answer: CachedAnswer) -> int:
+        return sum(map(len, key)) + len(answer.body) + len(answer.etag) + ENTRY_OVERHEAD_BYTES
 
 
 def cached_answer(
@@ -126,17 +140,18 @@ def cached_answer(
     key: tuple[str, ...],
     freshness: Freshness,
     build: Callable[[], tuple[str, int | None]],
-) -> CachedAnswer:
-    """The answer from the cache when the window is closed and it is there; built otherwise
-    (and kept, when closed). ``build`` returns the JSON body and how many items it holds."""
+) -> tuple[CachedAnswer, float]:
+    """The answer and how long it has been kept: from the cache when the window is closed and it
+    is there; built otherwise (and kept, when closed). ``build`` returns the JSON body and how
+    many items it holds."""
     stats = current_stats()
     if cache is None or not freshness.closed:
         body, items = build()
-        return CachedAnswer(body, entity_tag(body), items, 0.0)
+        return CachedAnswer(body, entity_tag(body), items, 0.0), 0.0
     answer = cache.get(key)
     if answer is not None:
         stats.cache = "hit"
-        return answer
+        return answer, cache.age_of(answer)
     stats.cache = "miss"
     body, items = build()
-    return cache.put(key, body, items)
+    return cache.put(key, body, items), 0.0

@@ -4,8 +4,9 @@ Profiling a 1,000-item page showed botocore's parser (shape-walking every attrib
 item) costing more than everything else in the request. DynamoDB's JSON wire format *is* the
 low-level client's output format, except that binary values arrive base64-encoded, so a
 successful Query body can be loaded as is. The hook runs inside botocore's own pipeline, after
-signing, credentials, the HTTP call, retries and the CRC32 check; error responses, and any body
-holding binary values, are left to botocore untouched.
+signing, credentials and the HTTP call; botocore's CRC32 check and retries still run afterwards
+on the raw bytes. Error responses, bodies holding binary values, and anything orjson cannot read
+are left to botocore untouched.
 """
 
 from __future__ import annotations
@@ -33,5 +34,9 @@ def _load_body_directly(response_dict: dict[str, Any], customized_response_dict:
     body = response_dict.get("body")
     if not isinstance(body, bytes) or any(marker in body for marker in _BINARY_MARKERS):
         return
-    customized_response_dict.update(orjson.loads(body))
+    try:
+        parsed = orjson.loads(body)
+    except ValueError:  # orjson.JSONDecodeError
+        return  # a damaged body: botocore's parser and CRC32 check decide (and retry)
+    customized_response_dict.update(parsed)
     response_dict["body"] = b"{}"  # botocore now parses only the headers into ResponseMetadata

@@ -72,9 +72,9 @@ def data_response(
         return to_json(body), len(items) if isinstance(items, list) else None
 
     key = ResponseCache.key(route, parameters)
-    answer = cached_answer(context.response_cache, key, freshness, body_and_count)
+    answer, age_seconds = cached_answer(context.response_cache, key, freshness, body_and_count)
     current_stats().items_returned = answer.items_returned
-    headers = {"Content-Type": JSON, "Cache-Control": freshness.cache_control(), "ETag": answer.etag}
+    headers = {"Content-Type": JSON, "Cache-Control": freshness.cache_control(age_seconds), "ETag": answer.etag}
     return Response(body=answer.body, status_code=int(HTTPStatus.OK), headers=headers)
 
 
@@ -89,6 +89,7 @@ def with_etag(request: Request, response: Response) -> Response:
     if not etag_matches(request.headers.get("if-none-match"), etag):
         return response
     kept = {name: value for name, value in response.headers.items() if name.lower() != "content-type"}
+    current_stats().items_returned = 0  # the client keeps its copy; none were sent
     return Response(body="", status_code=int(HTTPStatus.NOT_MODIFIED), headers=kept)
 
 
@@ -235,13 +236,15 @@ SECURITY_HEADERS = {
 
 def with_security_headers(response: Response, *, keyed: bool = False) -> Response:
     """On every response. Errors are never worth caching; an answer given to one API key is that
-    key's data, so no shared cache (CDN, proxy) may keep it."""
+    key's data, so no shared cache (CDN, proxy) may keep it, and a browser whose page switches
+    keys must not answer the new key from what it kept for the old one (``Vary``)."""
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if response.status_code >= HTTPStatus.BAD_REQUEST:
         response.headers.setdefault("Cache-Control", "no-store")
     elif keyed:
         response.headers.setdefault("Cache-Control", "private, no-store")
+        _append_vary(response, "Authorization")
     return response
 
 

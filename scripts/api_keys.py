@@ -44,9 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     store = ApiKeyStore(client, arguments.table)
     if arguments.command == "create":
         try:
-            plaintext, record = store.create(
-                arguments.name, set(arguments.scopes.split(",")), set(arguments.sites.split(","))
-            )
+            plaintext, record = store.create(arguments.name, _entries(arguments.scopes), _entries(arguments.sites))
         except ValueError as error:
             print(error, file=sys.stderr)
             return 2
@@ -72,14 +70,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _entries(comma_separated: str) -> set[str]:
+    """Each comma-separated entry, stripped; empty ones are kept, for ``create`` to refuse."""
+    return {entry.strip() for entry in comma_separated.split(",")}
+
+
 def gateway_key_name(key_id: str) -> str:
     return f"{SERVICE_NAME}-{key_id}"
 
 
 def attach_to_usage_plan(apigateway: Any, usage_plan_id: str, record: ApiKey) -> None:
-    """Register the key's usage key in API Gateway and put it on the plan (its limits apply)."""
+    """Register the key's usage key in API Gateway and put it on the plan (its limits apply).
+
+    If the plan refuses it, the new API Gateway key is deleted again before the error propagates.
+    """
     created = apigateway.create_api_key(name=gateway_key_name(record.key_id), value=record.usage_key, enabled=True)
-    apigateway.create_usage_plan_key(usagePlanId=usage_plan_id, keyId=created["id"], keyType="API_KEY")
+    try:
+        apigateway.create_usage_plan_key(usagePlanId=usage_plan_id, keyId=created["id"], keyType="API_KEY")
+    except Exception:
+        apigateway.delete_api_key(apiKey=created["id"])
+        raise
 
 
 def detach_from_api_gateway(apigateway: Any, key_id: str) -> None:

@@ -26,9 +26,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +46,44 @@ START = "2025-01-01T00:00:00Z"
 SIDES = ("service", "baseline", "bare", "cached")
 
 
-def _environment(endpoint: str) -> dict[str, str]:
-    """The ``dev`` stage's environment from ``.chalice/config.json``, pointed at the local server,
-    with the page-token secret given directly (there is no SSM here) and tracing off."""
+BENCH_SECRET_PARAMETER = "/energy-metrics-api/bench/page-token-secret"  # noqa: S105 - a name, not a secret
+BENCH_SECRET = "bench-page-token-secret-bench-page-token-secret"  # noqa: S105 - the bench's throwaway stand-in
+
+
+class _ParameterStore(BaseHTTPRequestHandler):
+    """SSM's ``GetParameter`` for the bench's one parameter, so the service's cold start fetches
+    its page-token secret the way it does in ``dev`` and ``prod`` (client, request, parse)."""
+
+    def do_POST(self) -> None:
+        asked = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert self.headers["X-Amz-Target"] == "AmazonSSM.GetParameter", self.headers["X-Amz-Target"]
+        assert asked["Name"] == BENCH_SECRET_PARAMETER, asked
+        body = json.dumps(
+            {"Parameter": {"Name": asked["Name"], "Type": "SecureString", "Value": BENCH_SECRET, "Version": 1}}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@contextmanager
+def parameter_store() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ParameterStore)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def _environment(endpoint: str, ssm_endpoint: str) -> dict[str, str]:
+    """The ``dev`` stage's environment from ``.chalice/config.json``, pointed at the local
+    DynamoDB and parameter store, with tracing off."""
     config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
     return {
         **os.environ,
@@ -55,7 +93,8 @@ def _environment(endpoint: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-        "PAGE_TOKEN_SECRET": "bench-page-token-secret-bench-page-token-secret",
+        "AWS_ENDPOINT_URL_SSM": ssm_endpoint,
+        "PAGE_TOKEN_SECRET_PARAMETER": BENCH_SECRET_PARAMETER,
         "DYNAMODB_TABLE": TABLE,
         "ROLLUPS_TABLE": f"{TABLE}Rollups",
         "SITES_TABLE": f"{TABLE}Sites",
@@ -136,11 +175,13 @@ class Row:
 ROWS = (
     Row("cold start CPU (ms)", "cold_cpu_ms", "bare", "<= 1.2x bare", lambda ratio: ratio <= 1.2),
     Row("cold start wall (ms)", "cold_wall_ms", "bare", "", lambda _: True),
+    Row("cold start CPU vs baseline", "cold_cpu_ms", "baseline", "", lambda _: True),
     Row("warm CPU per page (ms)", "warm_cpu_ms", "baseline", "<= 0.35x", lambda ratio: ratio <= 0.35),
     Row("warm wall per page (ms)", "warm_wall_ms", "baseline", "", lambda _: True),
     Row("peak RSS (MB)", "peak_rss_mb", "baseline", "<= 100 MB", lambda value: value <= 100),
-    Row("items read / returned", "items_read_per_returned", "baseline", "1.0", lambda value: value <= 1.001),
-    Row("  /anomalies", "anomalies_read_per_returned", "baseline", "1.0", lambda value: value <= 1.001),
+    # One peeked item per page (is there a next page?): 1,001 read for 1,000 returned.
+    Row("items read / returned", "items_read_per_returned", "baseline", "1.0 (+peek)", lambda value: value <= 1.001),
+    Row("  /anomalies", "anomalies_read_per_returned", "baseline", "1.0 (+peek)", lambda value: value <= 1.001),
 )
 ABSOLUTE_TARGETS = ("peak_rss_mb", "items_read_per_returned", "anomalies_read_per_returned")
 
@@ -180,10 +221,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=RUNS)
     arguments = parser.parse_args(argv)
-    with LocalDynamoDB(free_port()) as server:
+    with LocalDynamoDB(free_port()) as server, parameter_store() as ssm_endpoint:
         print(f"loading {len(SITES)} sites x {READINGS_PER_SITE} readings into {server.endpoint_url} ...", flush=True)
         load_data(server.endpoint_url)
-        environment = _environment(server.endpoint_url)
+        environment = _environment(server.endpoint_url, ssm_endpoint)
         runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
         for run in range(arguments.runs):
             for side in SIDES:

@@ -158,7 +158,7 @@ def policy_document(stage: Stage, function: str, arn: ArnBuilder = file_arn) -> 
             _statement("ReadDroppedFiles", ["s3:GetObject"], [arn("s3", f"{settings.ingest_bucket}/*")]),
             _statement(
                 "ConsumeIngestQueue",
-                ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
                 [arn("sqs", settings.ingest_queue)],
             ),
             alerts,

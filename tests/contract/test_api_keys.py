@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 import pytest
@@ -72,10 +73,69 @@ def test_revoking_an_unknown_key_says_so(store: ApiKeyStore):
     assert store.revoke("000000000000") is False
 
 
-@pytest.mark.parametrize(("scopes", "sites"), [(set(), {"*"}), ({"superuser"}, {"*"}), ({"read"}, set())])
+def test_verify_reads_the_key_strongly_consistently(backend: Backend, store: ApiKeyStore):
+    plaintext, _ = store.create("dashboard", {"read"}, {"*"})
+    get_items: list[dict[str, Any]] = []
+    backend.client.meta.events.register(
+        "before-parameter-build.dynamodb.GetItem", lambda params, **_: get_items.append(dict(params))
+    )
+
+    store.verify(plaintext)
+
+    assert [params.get("ConsistentRead") for params in get_items] == [True]
+
+
+@pytest.mark.parametrize(
+    ("scopes", "sites"),
+    [
+        (set(), {"*"}),
+        ({"superuser"}, {"*"}),
+        ({"read"}, set()),
+        ({"read", ""}, {"*"}),
+        ({" "}, {"*"}),
+        ({"read"}, {"site_1", ""}),
+        ({"read"}, {"  "}),
+        ({"read"}, {"*", "site_1"}),
+        ({"read"}, {"site 1"}),
+        ({"read"}, {"-site"}),
+        ({"read"}, {"s" * 129}),
+        ({"read"}, {"site/1"}),
+    ],
+)
 def test_invalid_scopes_or_sites_are_refused(store: ApiKeyStore, scopes: set[str], sites: set[str]):
     with pytest.raises(ValueError, match=r"scopes|sites"):
         store.create("x", scopes, sites)
+
+
+def test_scopes_and_sites_are_stripped(store: ApiKeyStore):
+    plaintext, created = store.create("dashboard", {" read", "admin "}, {" site_1", "site_2 "})
+
+    assert (created.scopes, created.sites) == (frozenset({"read", "admin"}), frozenset({"site_1", "site_2"}))
+    assert store.verify(plaintext) == created
+
+
+def test_command_strips_scopes_and_sites(moto_backend: Backend, capsys: pytest.CaptureFixture[str], monkeypatch):
+    monkeypatch.setattr(api_keys_command, "client_for", lambda _endpoint: moto_backend.client)
+    table = ["--table", moto_backend.api_keys_table]
+
+    api_keys_command.main([*table, "create", "--name", "dash", "--scopes", "read, admin", "--sites", "site_1, site_2"])
+
+    created = json.loads(capsys.readouterr().out)
+    assert (created["scopes"], created["sites"]) == (["admin", "read"], ["site_1", "site_2"])
+
+
+@pytest.mark.parametrize(("scopes", "sites"), [("read,", "*"), ("read", "site_1,,site_2"), ("read", "*, site_1")])
+def test_command_refuses_empty_or_mixed_entries(
+    moto_backend: Backend, capsys: pytest.CaptureFixture[str], monkeypatch, scopes: str, sites: str
+):
+    monkeypatch.setattr(api_keys_command, "client_for", lambda _endpoint: moto_backend.client)
+    table = ["--table", moto_backend.api_keys_table]
+
+    status = api_keys_command.main([*table, "create", "--name", "dash", "--scopes", scopes, "--sites", sites])
+
+    assert status == 2
+    assert capsys.readouterr().out == ""
+    assert ApiKeyStore(moto_backend.client, moto_backend.api_keys_table).list() == []
 
 
 def test_command_creates_lists_and_revokes(backend: Backend, capsys: pytest.CaptureFixture[str], monkeypatch):
@@ -157,7 +217,19 @@ def test_command_revokes_a_key_it_could_not_attach(moto_backend: Backend, capsys
     assert record.revoked_at is not None
 
 
-def _no_such_usage_plan(*_: object) -> None:
+def _no_such_usage_plan(*_: object, **__: object) -> None:
     raise ClientError(
         {"Error": {"Code": "NotFoundException", "Message": "Invalid Usage Plan ID"}}, "CreateUsagePlanKey"
     )
+
+
+def test_attaching_deletes_the_gateway_key_when_the_plan_refuses_it(moto_backend: Backend):
+    # moto accepts any usage plan id, so the refusal API Gateway gives an unknown plan is injected.
+    apigateway = boto3.client("apigateway", region_name="us-east-1")
+    apigateway.meta.events.register("before-call.apigateway.CreateUsagePlanKey", _no_such_usage_plan)
+    _, record = ApiKeyStore(moto_backend.client, moto_backend.api_keys_table).create("dash", {"read"}, {"*"})
+
+    with pytest.raises(ClientError, match="Invalid Usage Plan ID"):
+        api_keys_command.attach_to_usage_plan(apigateway, "missing", record)
+
+    assert apigateway.get_api_keys()["items"] == []

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
 import pytest
 from chalice.test import Client
 
+from chalicelib.context import current_context
 from tests.conftest import ApiFactory, Backend, reading
 from tests.helpers import get
 
@@ -31,7 +34,7 @@ def test_closed_window_is_cacheable_for_half_a_token_lifetime(readings: None, ap
 
     assert response.status_code == HTTPStatus.OK
     assert response.headers["Cache-Control"] == "private, max-age=1800"
-    assert response.headers["ETag"].startswith('"')
+    assert response.headers["ETag"].startswith('W/"')
 
 
 def test_open_window_is_cacheable_for_seconds(readings: None, api: Client):
@@ -80,6 +83,37 @@ def test_repeated_closed_window_is_served_from_memory(readings: None, api: Clien
     assert facts[1]["items_returned"] == 3
 
 
+def test_answer_from_memory_is_fresh_only_for_what_is_left_of_its_time(
+    readings: None, api: Client, monkeypatch: pytest.MonkeyPatch
+):
+    get(api, "/records", **CLOSED)
+    cache = current_context().response_cache
+    assert cache is not None
+    monkeypatch.setattr(cache, "_clock", lambda: time.monotonic() + 600)
+
+    response = get(api, "/records", **CLOSED)
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.headers["Cache-Control"] == "private, max-age=1200"
+
+
+def test_not_modified_counts_no_items_returned(readings: None, api: Client, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO)
+    etag = get(api, "/records", **CLOSED).headers["ETag"]
+
+    response = get(api, "/records", headers={"If-None-Match": etag}, **CLOSED)
+
+    assert response.status_code == HTTPStatus.NOT_MODIFIED
+    assert [fact["items_returned"] for fact in request_facts(caplog)] == [3, 0]
+
+
+def test_keyed_answers_vary_by_authorization(readings: None, api: Client):
+    response = get(api, "/records", **CLOSED)
+
+    assert response.status_code == HTTPStatus.OK
+    assert "Authorization" in response.headers["Vary"]
+
+
 def test_open_windows_are_never_kept(readings: None, api: Client, caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.INFO)
 
@@ -96,6 +130,27 @@ def test_ingest_forgets_the_sites_cached_answers(readings: None, api: Client):
 
     response = get(api, "/records", **CLOSED)
 
+    assert len(response.json_body["items"]) == 4
+
+
+def test_a_failed_ingest_still_forgets_the_sites_cached_answers(
+    readings: None, api: Client, monkeypatch: pytest.MonkeyPatch
+):
+    get(api, "/records", **CLOSED)
+    ingest = current_context().ingest
+    store_then_fail = ingest.ingest
+
+    def stored_then_failed(*arguments: Any) -> None:
+        store_then_fail(*arguments)
+        raise RuntimeError("failed after storing")
+
+    monkeypatch.setattr(ingest, "ingest", stored_then_failed)
+    body = json.dumps([{"site_id": "site_1", "timestamp": "2025-02-17T12:00:00Z", "energy_generated_kwh": 1}])
+    failed = api.http.post("/records", headers={"Content-Type": "application/json"}, body=body.encode())
+
+    response = get(api, "/records", **CLOSED)
+
+    assert failed.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
     assert len(response.json_body["items"]) == 4
 
 
@@ -118,6 +173,31 @@ def test_past_summary_is_closed_and_current_one_open(api: Client):
 
     assert past.headers["Cache-Control"] == "private, max-age=1800"
     assert now.headers["Cache-Control"] == "private, max-age=10"
+
+
+def start_of_last_hour_plus_a_second() -> str:
+    """An instant more than the late-data hour ago (nearly always) whose hour ended only now."""
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    return (this_hour - timedelta(minutes=59, seconds=59)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_aggregate_whose_last_bucket_is_still_filling_is_open(api: Client):
+    instant = start_of_last_hour_plus_a_second()
+
+    response = get(api, "/records", site_id="site_1", start_time=instant, end_time=instant, resolution="1h")
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.headers["Cache-Control"] == "private, max-age=10"
+
+
+def test_summary_whose_last_hour_is_still_filling_is_open(api: Client):
+    body = json.dumps([{"site_id": "site_1", "timestamp": "2025-02-17T10:00:00Z", "energy_generated_kwh": 1}])
+    api.http.post("/records", headers={"Content-Type": "application/json"}, body=body.encode())
+
+    response = get(api, "/sites/site_1/summary", as_of=start_of_last_hour_plus_a_second())
+
+    assert response.status_code == HTTPStatus.OK
+    assert response.headers["Cache-Control"] == "private, max-age=10"
 
 
 def test_errors_carry_no_etag(api: Client):

@@ -37,7 +37,7 @@ def test_each_listed_origin_is_echoed_with_vary(backend: Backend, make_api, orig
     response = get(api, "/records", headers={"Origin": origin}, **PARAMS)
 
     assert response.headers["Access-Control-Allow-Origin"] == origin
-    assert response.headers["Vary"] == "Origin"
+    assert "Origin" in response.headers["Vary"].split(", ")
     assert "Retry-After" in response.headers["Access-Control-Expose-Headers"]
 
 
@@ -48,7 +48,7 @@ def test_unlisted_origin_gets_no_allow_origin(backend: Backend, make_api):
 
     assert response.status_code == HTTPStatus.OK
     assert "Access-Control-Allow-Origin" not in response.headers
-    assert response.headers["Vary"] == "Origin"
+    assert "Origin" in response.headers["Vary"].split(", ")
 
 
 def test_error_responses_carry_cors_headers(backend: Backend, make_api):

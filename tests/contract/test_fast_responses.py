@@ -39,13 +39,13 @@ def plain_client(backend: Backend) -> Any:
     return boto3.client("dynamodb", region_name="us-east-1", endpoint_url=backend.client.meta.endpoint_url)
 
 
-def query(client: Any, backend: Backend) -> dict[str, Any]:
+def query(client: Any, backend: Backend, limit: int = 1) -> dict[str, Any]:
     response: dict[str, Any] = client.query(
         TableName=backend.table_name,
         KeyConditionExpression="site_id = :site",
         ExpressionAttributeValues={":site": {"S": "site_1"}},
         ReturnConsumedCapacity="TOTAL",
-        Limit=1,
+        Limit=limit,
     )
     response.pop("ResponseMetadata")
     return response
@@ -59,6 +59,36 @@ def test_fast_path_returns_what_botocore_returns(backend: Backend, item: dict[st
 
     assert fast == plain
     assert [stored["timestamp"] for stored in fast["Items"]] == [item["timestamp"]]
+
+
+def test_fast_path_returns_what_botocore_returns_for_a_whole_page(backend: Backend):
+    backend.put(
+        *(
+            reading(
+                "site_1",
+                f"2025-02-{10 + n // 288:02}T{n % 288 // 12:02}:{n % 12 * 5:02}:00Z",
+                anomaly=n % 30 == 0,
+                energy_generated_kwh=Decimal(n) / 7,
+                temperature_c=Decimal(-n) / 3,
+                weather_condition=("sunny", "cloudy", "rainy ☂")[n % 3],
+            )
+            for n in range(1100)
+        )
+    )
+
+    fast, plain = query(backend.client, backend, limit=1000), query(plain_client(backend), backend, limit=1000)
+
+    assert len(fast["Items"]) == 1000
+    assert fast == plain
+
+
+def test_a_body_orjson_cannot_read_is_left_to_botocore():
+    response = {"status_code": 200, "body": b'{"Items": [damaged'}
+    customized: dict[str, Any] = {}
+
+    fast_responses._load_body_directly(response, customized)
+
+    assert (response["body"], customized) == (b'{"Items": [damaged', {})
 
 
 def test_fast_path_keeps_continuation_keys(backend: Backend):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ from botocore.compat import HTTPHeaders
 from chalice.test import Client
 
 from chalicelib import observability
+from chalicelib.settings import SERVICE_NAME
 from scripts.local_dynamodb import REPO_ROOT
 from tests.conftest import Backend, reading
 from tests.helpers import get
@@ -232,13 +234,41 @@ def test_a_traced_request_is_a_subsegment_with_its_dynamodb_calls_inside(xray_da
     assert {query["parent_id"] for query in queries} == {request["id"]}
 
 
-def test_chalice_itself_logs_nothing(api: Client, caplog: pytest.LogCaptureFixture):
-    caplog.set_level(logging.DEBUG)
+@pytest.fixture
+def printed(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What every log handler of the service (and the root logger) prints, pytest's own aside."""
+    out = io.StringIO()
+    manager = logging.Logger.manager.loggerDict
+    loggers = [logging.getLogger(), *(logging.getLogger(name) for name in manager if name.startswith(SERVICE_NAME))]
+    for handler in {handler for logger in loggers for handler in logger.handlers}:
+        if isinstance(handler, logging.StreamHandler) and not type(handler).__module__.startswith("_pytest"):
+            monkeypatch.setattr(handler, "stream", out)
+    return out
 
+
+def test_a_request_prints_exactly_one_log_line(api: Client, printed: io.StringIO):
     get(api, "/health")
 
-    assert [record.getMessage() for record in caplog.records if record.name.startswith("energy-metrics-api.app")] == []
-    assert len(request_lines(caplog)) == 1
+    lines = [line for line in printed.getvalue().splitlines() if line.strip()]
+    assert [json.loads(line)["message"] for line in lines] == ["request"]
+
+
+def test_a_fault_while_finishing_an_answer_is_a_logged_500_problem(
+    api: Client, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    def broken(*_: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("app.with_etag", broken)
+    caplog.set_level(logging.INFO)
+
+    response = get(api, "/records", site_id="site_1", **RANGE)
+
+    assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert b"boom" not in response.body
+    assert [line.__dict__["status"] for line in request_lines(caplog)] == [500]
 
 
 def test_every_response_names_its_request_id(api: Client, caplog: pytest.LogCaptureFixture):

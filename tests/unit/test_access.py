@@ -67,12 +67,12 @@ def test_admin_key_is_allowed_every_keyed_route(store: ApiKeyStore):
 
 
 def test_answer_carries_principal_context_and_usage_key(store: ApiKeyStore):
-    plaintext, record = store.create("dash", {"read"}, {"site_2", "site 1"})
+    plaintext, record = store.create("dash", {"read"}, {"site_2", "site:1"})
 
     answer = authorize(request_with(f"Bearer {plaintext}"), store, PERMISSIONS)
 
     assert answer["principalId"] == record.key_id
-    assert answer["context"] == {"scopes": "read", "sites": '["site 1", "site_2"]'}
+    assert answer["context"] == {"scopes": "read", "sites": '["site:1", "site_2"]'}
     assert answer["usageIdentifierKey"] == record.usage_key
     assert len(record.usage_key or "") >= 20  # API Gateway's minimum API key length
 

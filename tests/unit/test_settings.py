@@ -10,6 +10,9 @@ from moto import mock_aws
 from pydantic import ValidationError
 
 from chalicelib.settings import LOCAL_PAGE_TOKEN_SECRET, Settings
+from scripts.deployment import stage_settings
+
+PROD_SECRET = {"stage": "prod", "page_token_secret_parameter": "/energy-metrics-api/prod/page-token-secret"}
 
 
 def test_local_stage_uses_the_fixed_development_secret():
@@ -32,7 +35,7 @@ def test_secret_is_read_from_ssm_in_aws_stages():
         boto3.client("ssm", region_name="us-east-1").put_parameter(
             Name="/energy-metrics-api/prod/page-token-secret", Value="s" * 48, Type="SecureString"
         )
-        settings = Settings(stage="prod", page_token_secret_parameter="/energy-metrics-api/prod/page-token-secret")
+        settings = Settings.model_validate({**PROD_SECRET, "cors_allowed_origins": "https://dashboard.example.com"})
 
         assert settings.token_secret() == "s" * 48
 
@@ -53,6 +56,37 @@ def test_origins_are_parsed_from_a_comma_separated_list():
 def test_origin_without_scheme_is_rejected():
     with pytest.raises(ValidationError, match=re.escape("CORS_ALLOWED_ORIGINS entry 'dashboard.example.com'")):
         Settings(cors_allowed_origins="dashboard.example.com")
+
+
+@pytest.mark.parametrize(
+    "origins",
+    ["*", "https://dashboard.example.com,*", "http://dashboard.example.com", "https://a.example.com,http://b"],
+)
+def test_prod_refuses_any_origin_or_plain_http(origins: str):
+    with pytest.raises(ValidationError, match=r"CORS_ALLOWED_ORIGINS entry .* not allowed in the prod stage"):
+        Settings.model_validate({**PROD_SECRET, "cors_allowed_origins": origins})
+
+
+@pytest.mark.parametrize("origins", ["", " , "])
+def test_prod_refuses_an_empty_origin_list(origins: str):
+    with pytest.raises(ValidationError, match="CORS_ALLOWED_ORIGINS must name at least one https:// origin"):
+        Settings.model_validate({**PROD_SECRET, "cors_allowed_origins": origins})
+
+
+def test_prod_accepts_https_origins():
+    settings = Settings.model_validate({**PROD_SECRET, "cors_allowed_origins": "https://dashboard.example.com"})
+
+    assert settings.allowed_origins == ("https://dashboard.example.com",)
+
+
+def test_dev_still_accepts_plain_http_origins():
+    settings = Settings.model_validate({**PROD_SECRET, "stage": "dev", "cors_allowed_origins": "http://localhost:3000"})
+
+    assert settings.allowed_origins == ("http://localhost:3000",)
+
+
+def test_prod_config_origins_pass_validation():
+    assert stage_settings("prod").allowed_origins == ("https://dashboard.example.com",)
 
 
 def test_unknown_stage_is_rejected():
