@@ -127,7 +127,7 @@ class _LazyTracer:
             if traced:
                 from aws_lambda_powertools import Tracer  # noqa: PLC0415
 
-                # botocore alone (DynamoDB, S3, SNS, SSM calls as subsegments): patching every
+                # botocore alone (DynamoDB, S3, SNS, Secrets Manager calls as subsegments): patching every
                 # library the X-Ray SDK knows doubles the tracer's share of the cold start.
                 self._tracer = Tracer(service=SERVICE_NAME, patch_modules=TRACED_MODULES)
         return self._tracer

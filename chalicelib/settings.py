@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from functools import cache, lru_cache
-from typing import Any, Literal
+from functools import cache, lru_cache, partial
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from chalicelib.stored_secrets import CachedSecret
 
 # Only ever used when STAGE=local; any other stage must supply PAGE_TOKEN_SECRET.
 LOCAL_PAGE_TOKEN_SECRET = "local-development-page-token-secret-not-for-aws"  # noqa: S105
@@ -27,9 +29,9 @@ class Settings(BaseModel):
     stage: Literal["local", "dev", "prod"] = "local"
     dynamodb_table: str = Field(default="EnergyMetrics", min_length=3, max_length=255)
     page_token_secret: SecretStr | None = None
-    page_token_secret_parameter: str | None = Field(
+    page_token_secret_id: str | None = Field(
         default=None,
-        description="SSM SecureString name holding the page-token secret (AWS stages).",
+        description="Secrets Manager secret (name or ARN) holding the page-token secret (AWS stages).",
     )
     page_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     cors_allowed_origins: str = Field(
@@ -55,11 +57,10 @@ class Settings(BaseModel):
     def _refuse_unsafe_settings_outside_local(self) -> Settings:
         if not self.auth_enabled and self.stage != "local":
             raise ValueError(f"AUTH_ENABLED=false is only allowed in the local stage, not '{self.stage}'")
-        if self.page_token_secret is None and self.page_token_secret_parameter is None:
+        if self.page_token_secret is None and self.page_token_secret_id is None:
             if self.stage != "local":
                 raise ValueError(
-                    f"stage '{self.stage}' needs PAGE_TOKEN_SECRET_PARAMETER (an SSM SecureString name) "
-                    "or PAGE_TOKEN_SECRET"
+                    f"stage '{self.stage}' needs PAGE_TOKEN_SECRET_ID (a Secrets Manager secret) or PAGE_TOKEN_SECRET"
                 )
             self.page_token_secret = SecretStr(LOCAL_PAGE_TOKEN_SECRET)
         if self.page_token_secret is not None and len(self.page_token_secret.get_secret_value()) < 32:
@@ -89,13 +90,13 @@ class Settings(BaseModel):
         return "*" in self.allowed_origins
 
     def token_secret(self) -> str:
-        """The page-token secret: from the environment, else SSM (cached by Powertools)."""
+        """The page-token secret: from the environment, else Secrets Manager (cached 5 minutes)."""
         if self.page_token_secret is not None:
             return self.page_token_secret.get_secret_value()
-        assert self.page_token_secret_parameter is not None  # guaranteed by the validator
-        secret = ssm_parameters().get(self.page_token_secret_parameter, decrypt=True, max_age=300)
-        if not isinstance(secret, str) or len(secret) < 32:
-            raise ValueError(f"SSM parameter {self.page_token_secret_parameter} must hold at least 32 characters")
+        assert self.page_token_secret_id is not None  # guaranteed by the validator
+        secret = stored_secret(self.page_token_secret_id).get()
+        if len(secret) < 32:
+            raise ValueError(f"secret {self.page_token_secret_id} must hold at least 32 characters")
         return secret
 
     @classmethod
@@ -113,13 +114,11 @@ def get_settings() -> Settings:
     return Settings.from_environment()
 
 
+SECRET_MAX_AGE_SECONDS = 300
+
+
 @cache
-def ssm_parameters() -> Any:
-    """Powertools' SSM provider (and its cache) over this service's own botocore client. Its
-    default client comes from a new boto3 session, which measured ~60 ms of CPU on the first
-    request of every container in AWS stages."""
-    from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: PLC0415 - AWS stages only
+def stored_secret(secret_id: str) -> CachedSecret:
+    from chalicelib.aws_clients import aws_client  # noqa: PLC0415 - AWS stages only
 
-    from chalicelib.aws_clients import aws_client  # noqa: PLC0415
-
-    return SSMProvider(boto3_client=aws_client("ssm"))
+    return CachedSecret(secret_id, SECRET_MAX_AGE_SECONDS, cache(partial(aws_client, "secretsmanager")))

@@ -46,21 +46,20 @@ START = "2025-01-01T00:00:00Z"
 SIDES = ("service", "baseline", "bare", "cached")
 
 
-BENCH_SECRET_PARAMETER = "/energy-metrics-api/bench/page-token-secret"  # noqa: S105 - a name, not a secret
+BENCH_SECRET_ID = "energy-metrics-api/bench/page-token-secret"  # noqa: S105 - a name, not a secret
 BENCH_SECRET = "bench-page-token-secret-bench-page-token-secret"  # noqa: S105 - the bench's throwaway stand-in
 
 
-class _ParameterStore(BaseHTTPRequestHandler):
-    """SSM's ``GetParameter`` for the bench's one parameter, so the service's cold start fetches
-    its page-token secret the way it does in ``dev`` and ``prod`` (client, request, parse)."""
+class _SecretsManager(BaseHTTPRequestHandler):
+    """Secrets Manager's ``GetSecretValue`` for the bench's one secret, so the service's cold
+    start fetches its page-token secret the way it does in ``dev`` and ``prod`` (client,
+    signed request, parse)."""
 
     def do_POST(self) -> None:
         asked = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        assert self.headers["X-Amz-Target"] == "AmazonSSM.GetParameter", self.headers["X-Amz-Target"]
-        assert asked["Name"] == BENCH_SECRET_PARAMETER, asked
-        body = json.dumps(
-            {"Parameter": {"Name": asked["Name"], "Type": "SecureString", "Value": BENCH_SECRET, "Version": 1}}
-        ).encode()
+        assert self.headers["X-Amz-Target"] == "secretsmanager.GetSecretValue", self.headers["X-Amz-Target"]
+        assert asked["SecretId"] == BENCH_SECRET_ID, asked
+        body = json.dumps({"Name": BENCH_SECRET_ID, "SecretString": BENCH_SECRET, "VersionId": "1"}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-amz-json-1.1")
         self.send_header("Content-Length", str(len(body)))
@@ -72,8 +71,8 @@ class _ParameterStore(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def parameter_store() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ParameterStore)
+def secrets_manager() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SecretsManager)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -81,9 +80,9 @@ def parameter_store() -> Iterator[str]:
         server.shutdown()
 
 
-def _environment(endpoint: str, ssm_endpoint: str) -> dict[str, str]:
+def _environment(endpoint: str, secrets_endpoint: str) -> dict[str, str]:
     """The ``dev`` stage's environment from ``.chalice/config.json``, pointed at the local
-    DynamoDB and parameter store, with tracing off."""
+    DynamoDB and the stand-in Secrets Manager, with tracing off."""
     config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
     return {
         **os.environ,
@@ -93,8 +92,8 @@ def _environment(endpoint: str, ssm_endpoint: str) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "bench",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-        "AWS_ENDPOINT_URL_SSM": ssm_endpoint,
-        "PAGE_TOKEN_SECRET_PARAMETER": BENCH_SECRET_PARAMETER,
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": secrets_endpoint,
+        "PAGE_TOKEN_SECRET_ID": BENCH_SECRET_ID,
         "DYNAMODB_TABLE": TABLE,
         "ROLLUPS_TABLE": f"{TABLE}Rollups",
         "SITES_TABLE": f"{TABLE}Sites",
@@ -221,10 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=RUNS)
     arguments = parser.parse_args(argv)
-    with LocalDynamoDB(free_port()) as server, parameter_store() as ssm_endpoint:
+    with LocalDynamoDB(free_port()) as server, secrets_manager() as secrets_endpoint:
         print(f"loading {len(SITES)} sites x {READINGS_PER_SITE} readings into {server.endpoint_url} ...", flush=True)
         load_data(server.endpoint_url)
-        environment = _environment(server.endpoint_url, ssm_endpoint)
+        environment = _environment(server.endpoint_url, secrets_endpoint)
         runs: dict[str, list[dict[str, Any]]] = {side: [] for side in SIDES}
         for run in range(arguments.runs):
             for side in SIDES:

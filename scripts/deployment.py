@@ -141,13 +141,16 @@ def policy_document(stage: Stage, function: str, arn: ArnBuilder = file_arn) -> 
     if function == "api_key_authorizer":
         statements = [_statement("VerifyApiKeys", ["dynamodb:GetItem"], [table("ApiKeys")]), logs, traces]
     elif function == "api_handler":
-        secret = (settings.page_token_secret_parameter or "").lstrip("/")
         statements = [
             *ingest_writes,
             _statement("QueryAnomalyIndexes", ["dynamodb:Query"], readings_indexes),
             _statement("CheckReadingsTableAndIndexes", ["dynamodb:DescribeTable"], [table("Readings")]),
             _statement("ReadSites", ["dynamodb:Query", "dynamodb:GetItem"], [table("Sites")]),
-            _statement("ReadPageTokenSecret", ["ssm:GetParameter"], [arn("ssm", f"parameter/{secret}")]),
+            _statement(
+                "ReadPageTokenSecret",
+                ["secretsmanager:GetSecretValue"],
+                [arn("secretsmanager", f"secret:{settings.page_token_secret_id}-??????")],  # its random suffix
+            ),
             alerts,
             logs,
             traces,
@@ -440,6 +443,14 @@ def merge_template(stage: Stage) -> dict[str, Any]:
                         }
                     ],
                 },
+            },
+        },
+        "PageTokenSecret": {
+            "Type": "AWS::SecretsManager::Secret",
+            "Properties": {
+                "Name": settings.page_token_secret_id,
+                "Description": "Signs next_token values; generated here, rotated with put-secret-value.",
+                "GenerateSecretString": {"PasswordLength": 64, "ExcludePunctuation": True},
             },
         },
         "AlertTopic": {

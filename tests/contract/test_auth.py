@@ -278,7 +278,7 @@ def test_auth_can_be_turned_off_locally(make_api: ApiFactory):
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_auth_cannot_be_turned_off_in_aws_stages(stage: Literal["dev", "prod"]):
     with pytest.raises(ValueError, match="AUTH_ENABLED=false is only allowed in the local stage"):
-        Settings(stage=stage, auth_enabled=False, page_token_secret_parameter="/x")
+        Settings(stage=stage, auth_enabled=False, page_token_secret_id="x")
 
 
 # The closing table of issue 4: route x caller -> status. "wrong-site" holds read+write for

@@ -366,11 +366,32 @@ def test_functions_are_named_as_their_log_permissions_expect(template: Template,
     }
 
 
-def test_aws_stages_take_the_token_secret_from_ssm_not_the_repository(stage: Stage):
+def test_aws_stages_take_the_token_secret_from_secrets_manager_not_the_repository(stage: Stage):
     settings = stage_settings(stage)
 
     assert settings.page_token_secret is None
-    assert settings.page_token_secret_parameter == f"/energy-metrics-api/{stage}/page-token-secret"
+    assert settings.page_token_secret_id == f"energy-metrics-api/{stage}/page-token-secret"
+
+
+def test_the_stack_generates_the_token_secret_the_functions_read(template: Template, stage: Stage):
+    (secret,) = resources_of(template, "AWS::SecretsManager::Secret").values()
+
+    assert secret["Properties"]["Name"] == stage_settings(stage).page_token_secret_id
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    assert "SecretString" not in secret["Properties"]
+
+
+def test_only_the_api_handler_reads_the_token_secret(template: Template, stage: Stage):
+    readers = {
+        function: statement["Resource"]
+        for function in FUNCTIONS
+        for statement in json.loads(render_policy_file(stage, function))["Statement"]
+        if "secretsmanager:GetSecretValue" in statement["Action"]
+    }
+
+    assert readers == {
+        "api_handler": [f"arn:aws:secretsmanager:*:*:secret:energy-metrics-api/{stage}/page-token-secret-??????"]
+    }
 
 
 def test_functions_are_traced_with_x_ray(template: Template):

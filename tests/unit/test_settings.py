@@ -9,10 +9,10 @@ import pytest
 from moto import mock_aws
 from pydantic import ValidationError
 
-from chalicelib.settings import LOCAL_PAGE_TOKEN_SECRET, Settings
+from chalicelib.settings import LOCAL_PAGE_TOKEN_SECRET, Settings, stored_secret
 from scripts.deployment import stage_settings
 
-PROD_SECRET = {"stage": "prod", "page_token_secret_parameter": "/energy-metrics-api/prod/page-token-secret"}
+PROD_SECRET = {"stage": "prod", "page_token_secret_id": "energy-metrics-api/prod/page-token-secret"}
 
 
 def test_local_stage_uses_the_fixed_development_secret():
@@ -21,7 +21,7 @@ def test_local_stage_uses_the_fixed_development_secret():
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
 def test_aws_stage_without_a_secret_fails_naming_the_variables(stage: str):
-    with pytest.raises(ValidationError, match="PAGE_TOKEN_SECRET_PARAMETER"):
+    with pytest.raises(ValidationError, match="PAGE_TOKEN_SECRET_ID"):
         Settings.model_validate({"stage": stage})
 
 
@@ -30,14 +30,27 @@ def test_short_secret_is_rejected():
         Settings.model_validate({"stage": "prod", "page_token_secret": "short"})
 
 
-def test_secret_is_read_from_ssm_in_aws_stages():
+def test_secret_is_read_from_secrets_manager_in_aws_stages():
+    stored_secret.cache_clear()
     with mock_aws():
-        boto3.client("ssm", region_name="us-east-1").put_parameter(
-            Name="/energy-metrics-api/prod/page-token-secret", Value="s" * 48, Type="SecureString"
+        boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name="energy-metrics-api/prod/page-token-secret", SecretString="s" * 48
         )
         settings = Settings.model_validate({**PROD_SECRET, "cors_allowed_origins": "https://dashboard.example.com"})
 
         assert settings.token_secret() == "s" * 48
+
+
+def test_a_short_stored_secret_is_refused():
+    stored_secret.cache_clear()
+    with mock_aws():
+        boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name="energy-metrics-api/prod/page-token-secret", SecretString="short"
+        )
+        settings = Settings.model_validate({**PROD_SECRET, "cors_allowed_origins": "https://dashboard.example.com"})
+
+        with pytest.raises(ValueError, match="at least 32 characters"):
+            settings.token_secret()
 
 
 def test_table_name_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch):
