@@ -72,7 +72,10 @@ def data_response(
         return to_json(body), len(items) if isinstance(items, list) else None
 
     key = ResponseCache.key(route, parameters)
-    answer, age_seconds = cached_answer(context.response_cache, key, freshness, body_and_count)
+    # A continuation is never answered from memory: its token must be checked (expiry, secret
+    # rotation) on every use, which only building the answer does.
+    cache = None if parameters.get("next_token") else context.response_cache
+    answer, age_seconds = cached_answer(cache, key, freshness, body_and_count)
     current_stats().items_returned = answer.items_returned
     headers = {"Content-Type": JSON, "Cache-Control": freshness.cache_control(age_seconds), "ETag": answer.etag}
     return Response(body=answer.body, status_code=int(HTTPStatus.OK), headers=headers)

@@ -114,6 +114,22 @@ def test_keyed_answers_vary_by_authorization(readings: None, api: Client):
     assert "Authorization" in response.headers["Vary"]
 
 
+def test_continuation_pages_are_never_answered_from_memory(
+    readings: None, api: Client, caplog: pytest.LogCaptureFixture
+):
+    caplog.set_level(logging.INFO)
+    token = get(api, "/records", limit=1, **CLOSED).json_body["next_token"]
+
+    pages = [get(api, "/records", limit=1, next_token=token, **CLOSED) for _ in range(2)]
+
+    assert [page.status_code for page in pages] == [HTTPStatus.OK, HTTPStatus.OK]
+    assert [(fact["cache"], fact["dynamodb_items_read"] > 0) for fact in request_facts(caplog)] == [
+        ("miss", True),
+        (None, True),
+        (None, True),
+    ]
+
+
 def test_open_windows_are_never_kept(readings: None, api: Client, caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.INFO)
 
