@@ -57,11 +57,15 @@ class Settings(BaseModel):
     def _refuse_unsafe_settings_outside_local(self) -> Settings:
         if not self.auth_enabled and self.stage != "local":
             raise ValueError(f"AUTH_ENABLED=false is only allowed in the local stage, not '{self.stage}'")
-        if self.page_token_secret is None and self.page_token_secret_id is None:
-            if self.stage != "local":
+        if self.stage != "local":
+            if self.page_token_secret is not None:
                 raise ValueError(
-                    f"stage '{self.stage}' needs PAGE_TOKEN_SECRET_ID (a Secrets Manager secret) or PAGE_TOKEN_SECRET"
+                    f"PAGE_TOKEN_SECRET is for the local stage; '{self.stage}' reads its secret from "
+                    "Secrets Manager (PAGE_TOKEN_SECRET_ID), so it is never in config or the environment"
                 )
+            if self.page_token_secret_id is None:
+                raise ValueError(f"stage '{self.stage}' needs PAGE_TOKEN_SECRET_ID (a Secrets Manager secret)")
+        elif self.page_token_secret is None and self.page_token_secret_id is None:
             self.page_token_secret = SecretStr(LOCAL_PAGE_TOKEN_SECRET)
         if self.page_token_secret is not None and len(self.page_token_secret.get_secret_value()) < 32:
             raise ValueError("PAGE_TOKEN_SECRET must be at least 32 characters")

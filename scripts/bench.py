@@ -85,7 +85,7 @@ def _environment(endpoint: str, secrets_endpoint: str) -> dict[str, str]:
     DynamoDB and the stand-in Secrets Manager, with tracing off."""
     config = json.loads((REPO_ROOT / ".chalice" / "config.json").read_text())
     return {
-        **os.environ,
+        **{name: value for name, value in os.environ.items() if name != "PAGE_TOKEN_SECRET"},
         **config["environment_variables"],
         **config["stages"]["dev"]["environment_variables"],
         "AWS_ACCESS_KEY_ID": "bench",

@@ -27,7 +27,15 @@ def test_aws_stage_without_a_secret_fails_naming_the_variables(stage: str):
 
 def test_short_secret_is_rejected():
     with pytest.raises(ValidationError, match="at least 32 characters"):
-        Settings.model_validate({"stage": "prod", "page_token_secret": "short"})
+        Settings.model_validate({"stage": "local", "page_token_secret": "short"})
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_aws_stages_refuse_a_secret_in_the_environment(stage: str):
+    with pytest.raises(ValidationError, match="PAGE_TOKEN_SECRET is for the local stage"):
+        Settings.model_validate(
+            {"stage": stage, "page_token_secret": "s" * 48, "page_token_secret_id": "energy-metrics-api/x"}
+        )
 
 
 def test_secret_is_read_from_secrets_manager_in_aws_stages():
