@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,7 +27,6 @@ from chalicelib.observability import observe, tracer
 from chalicelib.queries import AnomaliesQuery, RecordsQuery, SitesQuery, SummaryQuery, parse_query
 from chalicelib.service_info import check_health, describe_service
 from chalicelib.settings import SERVICE_NAME, get_settings
-from chalicelib.sites import summary_window_end
 
 # Powertools owns logging (one JSON line per event); Chalice's own handler would print each twice.
 app = Chalice(app_name=SERVICE_NAME, configure_logs=False)
@@ -99,6 +99,8 @@ def http_edge(event: Request, get_response: Any) -> Response:
             # A fault here would otherwise reach Chalice's own bare 500: no log line, no metric.
             logger.exception("unhandled error while finishing the response")
             response = with_security_headers(internal_error_response())
+            with contextlib.suppress(Exception):  # so a browser can read the problem, if CORS works
+                response = current_context().cors.decorate(app.current_request, response)
         if request_id:
             response.headers["X-Request-Id"] = request_id
         observation.finish(response.status_code)
@@ -226,7 +228,7 @@ def site_summary(site_id: str) -> Response:
         context,
         "/sites/{site_id}/summary",
         parameters,
-        None if query.as_of is None else summary_window_end(query.as_of),  # no as_of: "now", always open
+        None,  # never closed: its first/last reading times change with every ingest, whatever as_of says
         lambda: context.sites.summary(query.site_id, query.as_of, query.tz),
     )
 

@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.observability import current_stats
 
@@ -65,6 +65,16 @@ class CachedAnswer:
     etag: str
     items_returned: int | None
     stored_at: float
+    lasting: bool = True
+
+
+class Built(NamedTuple):
+    """A freshly built answer: its JSON, how many items it holds, and whether it may be kept
+    long (an answer holding a ``next_token`` may not: the token would outlive a secret rotation)."""
+
+    body: str
+    items_returned: int | None
+    lasting: bool = True
 
 
 ENTRY_OVERHEAD_BYTES = 640  # entry objects, dict slot, string headers: ~630 measured with tracemalloc
@@ -139,19 +149,18 @@ def cached_answer(
     cache: ResponseCache | None,
     key: tuple[str, ...],
     freshness: Freshness,
-    build: Callable[[], tuple[str, int | None]],
+    build: Callable[[], Built],
 ) -> tuple[CachedAnswer, float]:
     """The answer and how long it has been kept: from the cache when the window is closed and it
-    is there; built otherwise (and kept, when closed). ``build`` returns the JSON body and how
-    many items it holds."""
+    is there; built otherwise (and kept, when closed and lasting)."""
     stats = current_stats()
-    if cache is None or not freshness.closed:
-        body, items = build()
-        return CachedAnswer(body, entity_tag(body), items, 0.0), 0.0
-    answer = cache.get(key)
-    if answer is not None:
-        stats.cache = "hit"
-        return answer, cache.age_of(answer)
-    stats.cache = "miss"
-    body, items = build()
-    return cache.put(key, body, items), 0.0
+    if cache is not None and freshness.closed:
+        answer = cache.get(key)
+        if answer is not None:
+            stats.cache = "hit"
+            return answer, cache.age_of(answer)
+        stats.cache = "miss"
+    built = build()
+    if cache is not None and freshness.closed and built.lasting:
+        return cache.put(key, built.body, built.items_returned), 0.0
+    return CachedAnswer(built.body, entity_tag(built.body), built.items_returned, 0.0, built.lasting), 0.0

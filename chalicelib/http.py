@@ -16,7 +16,7 @@ from aws_lambda_powertools import Logger
 from chalice import Response  # type: ignore[attr-defined]
 from chalice.app import Request
 
-from chalicelib.caching import ResponseCache, cached_answer, entity_tag, etag_matches
+from chalicelib.caching import Built, ResponseCache, cached_answer, entity_tag, etag_matches
 from chalicelib.errors import ApiError, InvalidParameters, ParameterError, StoreUnavailable
 from chalicelib.json_values import base64_text, json_number
 from chalicelib.observability import current_stats
@@ -66,16 +66,19 @@ def data_response(
     window is closed. ``build`` makes the body (a dict; its ``items`` are counted)."""
     freshness = context.freshness.for_window(window_end)
 
-    def body_and_count() -> tuple[str, int | None]:
+    def body_and_count() -> Built:
         body = build()
         items = body.get("items") if isinstance(body, dict) else None
-        return to_json(body), len(items) if isinstance(items, list) else None
+        holds_token = isinstance(body, dict) and bool(body.get("next_token"))
+        return Built(to_json(body), len(items) if isinstance(items, list) else None, lasting=not holds_token)
 
     key = ResponseCache.key(route, parameters)
     # A continuation is never answered from memory: its token must be checked (expiry, secret
     # rotation) on every use, which only building the answer does.
     cache = None if parameters.get("next_token") else context.response_cache
     answer, age_seconds = cached_answer(cache, key, freshness, body_and_count)
+    if not answer.lasting:
+        freshness = context.freshness.for_window(None)
     current_stats().items_returned = answer.items_returned
     headers = {"Content-Type": JSON, "Cache-Control": freshness.cache_control(age_seconds), "ETag": answer.etag}
     return Response(body=answer.body, status_code=int(HTTPStatus.OK), headers=headers)

@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from functools import cache, lru_cache, partial
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
-from chalicelib.stored_secrets import CachedSecret
+if TYPE_CHECKING:
+    from chalicelib.stored_secrets import CachedSecret
 
 # Only ever used when STAGE=local; any other stage must supply PAGE_TOKEN_SECRET.
 LOCAL_PAGE_TOKEN_SECRET = "local-development-page-token-secret-not-for-aws"  # noqa: S105
@@ -31,7 +32,8 @@ class Settings(BaseModel):
     page_token_secret: SecretStr | None = None
     page_token_secret_id: str | None = Field(
         default=None,
-        description="Secrets Manager secret (name or ARN) holding the page-token secret (AWS stages).",
+        pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",  # a name, not an ARN: the policy and template build on it
+        description="Name of the Secrets Manager secret holding the page-token secret (AWS stages).",
     )
     page_token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     cors_allowed_origins: str = Field(
@@ -123,6 +125,11 @@ SECRET_MAX_AGE_SECONDS = 300
 
 @cache
 def stored_secret(secret_id: str) -> CachedSecret:
-    from chalicelib.aws_clients import aws_client  # noqa: PLC0415 - AWS stages only
+    from botocore.config import Config  # noqa: PLC0415
 
-    return CachedSecret(secret_id, SECRET_MAX_AGE_SECONDS, cache(partial(aws_client, "secretsmanager")))
+    from chalicelib.aws_clients import aws_client  # noqa: PLC0415 - AWS stages only
+    from chalicelib.stored_secrets import CachedSecret  # noqa: PLC0415
+
+    # Like DynamoDB's: a hung Secrets Manager must become a quick 503, not a Lambda timeout.
+    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    return CachedSecret(secret_id, SECRET_MAX_AGE_SECONDS, cache(partial(aws_client, "secretsmanager", config)))

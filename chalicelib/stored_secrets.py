@@ -15,6 +15,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
+from chalicelib.settings import SERVICE_NAME
+
+logger = Logger(service=SERVICE_NAME, child=True)
+
 
 class CachedSecret:
     """One secret string, fetched at most once per ``max_age_seconds``: a rotation reaches every
@@ -36,8 +42,16 @@ class CachedSecret:
         self._lock = threading.Lock()  # chalice local serves requests on threads
 
     def get(self) -> str:
+        """The secret; after its cache period, refetched, or kept if the refetch fails (a blip of
+        Secrets Manager must not turn every paged answer into a 503). Raises only with no value."""
         with self._lock:
             if self._value is None or self._clock() - self._fetched_at >= self._max_age_seconds:
-                response = self._client().get_secret_value(SecretId=self.secret_id)
+                try:
+                    response = self._client().get_secret_value(SecretId=self.secret_id)
+                except Exception:
+                    if self._value is None:
+                        raise
+                    logger.warning("Could not refresh the page-token secret; using the one fetched before")
+                    return self._value
                 self._value, self._fetched_at = str(response["SecretString"]), self._clock()
             return self._value

@@ -9,7 +9,6 @@ the merge template ``chalice package`` folds into its SAM template are both gene
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import py_compile
@@ -447,6 +446,7 @@ def merge_template(stage: Stage) -> dict[str, Any]:
         },
         "PageTokenSecret": {
             "Type": "AWS::SecretsManager::Secret",
+            "Condition": "CreatePageTokenSecret",
             "Properties": {
                 "Name": settings.page_token_secret_id,
                 "Description": "Signs next_token values; generated here, rotated with put-secret-value.",
@@ -514,6 +514,7 @@ def merge_template(stage: Stage) -> dict[str, Any]:
     resources |= _alarms(stage, settings, deployment)
     existing = {f"{logical}Table": name for logical, (name, _) in _tables(settings).items()}
     existing["IngestBucket"] = settings.ingest_bucket
+    existing["PageTokenSecret"] = str(settings.page_token_secret_id)
     return {
         "Parameters": {
             f"{resource}Exists": {
@@ -557,6 +558,14 @@ def package(stage: Stage, out_dir: Path) -> Path:
 LAMBDA_TASK_ROOT = "/var/task"
 
 
+def bytecode_path(source: str) -> str:
+    """Where Lambda's interpreter looks for a module's bytecode, whatever this interpreter's own
+    ``PYTHONPYCACHEPREFIX`` or ``-O`` would say."""
+    folder, _, file_name = source.rpartition("/")
+    name = f"__pycache__/{file_name.removesuffix('.py')}.{sys.implementation.cache_tag}.pyc"
+    return f"{folder}/{name}" if folder else name
+
+
 def add_bytecode(package_zip: Path) -> int:
     """Add compiled bytecode for every module in ``package_zip``; returns how many were compiled.
 
@@ -572,7 +581,7 @@ def add_bytecode(package_zip: Path) -> int:
         rebuilt = Path(scratch) / "deployment.zip"
         with zipfile.ZipFile(rebuilt, "w", compression=zipfile.ZIP_DEFLATED) as target_zip:
             for entry in source_zip.infolist():
-                if entry.filename.endswith(".pyc"):
+                if "__pycache__/" in entry.filename:
                     continue  # the working tree's own bytecode, checked against local timestamps
                 data = source_zip.read(entry)
                 target_zip.writestr(entry, data)
@@ -581,13 +590,14 @@ def add_bytecode(package_zip: Path) -> int:
                 module = Path(scratch) / "src" / entry.filename
                 module.parent.mkdir(parents=True, exist_ok=True)
                 module.write_bytes(data)
-                bytecode_name = importlib.util.cache_from_source(entry.filename)
+                bytecode_name = bytecode_path(entry.filename)
                 try:
                     py_compile.compile(
                         str(module),
                         cfile=str(Path(scratch) / "pyc" / bytecode_name),
                         dfile=f"{LAMBDA_TASK_ROOT}/{entry.filename}",
                         doraise=True,
+                        optimize=0,
                         invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
                     )
                 except py_compile.PyCompileError:

@@ -227,7 +227,7 @@ def make_api(backend: Backend) -> Iterator[ApiFactory]:
 
 @pytest.fixture
 def make_moto_api(moto_backend: Backend) -> Iterator[ApiFactory]:
-    """Like ``make_api``, for what only moto can fake (S3, SNS, SSM)."""
+    """Like ``make_api``, for what only moto can fake (S3, SNS, Secrets Manager)."""
     yield from _api_factory(moto_backend)
 
 

@@ -180,15 +180,23 @@ def test_cache_can_be_turned_off(readings: None, make_api: ApiFactory, caplog: p
     assert [fact["dynamodb_items_read"] for fact in request_facts(caplog)] == [3, 3]
 
 
-def test_past_summary_is_closed_and_current_one_open(api: Client):
+def test_summaries_are_always_open_since_they_name_the_latest_reading(api: Client):
     body = json.dumps([{"site_id": "site_1", "timestamp": "2025-02-17T10:00:00Z", "energy_generated_kwh": 1}])
     api.http.post("/records", headers={"Content-Type": "application/json"}, body=body.encode())
 
     past = get(api, "/sites/site_1/summary", as_of="2025-02-17T12:00:00Z")
-    now = get(api, "/sites/site_1/summary")
 
-    assert past.headers["Cache-Control"] == "private, max-age=1800"
-    assert now.headers["Cache-Control"] == "private, max-age=10"
+    assert past.status_code == HTTPStatus.OK
+    assert past.headers["Cache-Control"] == "private, max-age=10"
+
+
+def test_answer_holding_a_next_token_is_never_kept_long(readings: None, api: Client, caplog: pytest.LogCaptureFixture):
+    caplog.set_level(logging.INFO)
+
+    pages = [get(api, "/records", limit=1, **CLOSED) for _ in range(2)]
+
+    assert [page.headers["Cache-Control"] for page in pages] == ["private, max-age=10"] * 2
+    assert [fact["cache"] for fact in request_facts(caplog)] == ["miss", "miss"]
 
 
 def start_of_last_hour_plus_a_second() -> str:
@@ -201,16 +209,6 @@ def test_aggregate_whose_last_bucket_is_still_filling_is_open(api: Client):
     instant = start_of_last_hour_plus_a_second()
 
     response = get(api, "/records", site_id="site_1", start_time=instant, end_time=instant, resolution="1h")
-
-    assert response.status_code == HTTPStatus.OK
-    assert response.headers["Cache-Control"] == "private, max-age=10"
-
-
-def test_summary_whose_last_hour_is_still_filling_is_open(api: Client):
-    body = json.dumps([{"site_id": "site_1", "timestamp": "2025-02-17T10:00:00Z", "energy_generated_kwh": 1}])
-    api.http.post("/records", headers={"Content-Type": "application/json"}, body=body.encode())
-
-    response = get(api, "/sites/site_1/summary", as_of=start_of_last_hour_plus_a_second())
 
     assert response.status_code == HTTPStatus.OK
     assert response.headers["Cache-Control"] == "private, max-age=10"

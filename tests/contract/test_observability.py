@@ -23,7 +23,7 @@ from chalice.test import Client
 from chalicelib import observability
 from chalicelib.settings import SERVICE_NAME
 from scripts.local_dynamodb import REPO_ROOT
-from tests.conftest import Backend, reading
+from tests.conftest import ApiFactory, Backend, reading
 from tests.helpers import get
 
 RANGE: dict[str, Any] = {"start_time": "2025-02-17", "end_time": "2025-02-17"}
@@ -251,6 +251,21 @@ def test_a_request_prints_exactly_one_log_line(api: Client, printed: io.StringIO
 
     lines = [line for line in printed.getvalue().splitlines() if line.strip()]
     assert [json.loads(line)["message"] for line in lines] == ["request"]
+
+
+def test_a_fault_while_finishing_an_answer_still_lets_the_browser_read_it(
+    make_api: ApiFactory, monkeypatch: pytest.MonkeyPatch
+):
+    def broken(*_: Any) -> None:
+        raise RuntimeError("boom")
+
+    api = make_api(cors_allowed_origins="https://dashboard.example.com")
+    monkeypatch.setattr("app.with_etag", broken)
+
+    response = get(api, "/records", headers={"Origin": "https://dashboard.example.com"}, site_id="site_1", **RANGE)
+
+    assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert response.headers["Access-Control-Allow-Origin"] == "https://dashboard.example.com"
 
 
 def test_a_fault_while_finishing_an_answer_is_a_logged_500_problem(

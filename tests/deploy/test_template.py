@@ -21,6 +21,7 @@ from scripts.deployment import (
     FUNCTIONS,
     STAGES,
     Stage,
+    bytecode_path,
     function_name,
     package,
     policy_path,
@@ -74,17 +75,25 @@ def test_every_packaged_module_ships_bytecode_lambda_uses_as_is(packaged: dict[s
         bytecode = bytecode_of(package_zip)
 
     expected = {
-        importlib.util.cache_from_source(name): importlib.util.MAGIC_NUMBER
-        + UNCHECKED_HASH_FLAGS
-        + importlib.util.source_hash(source)
+        bytecode_path(name): importlib.util.MAGIC_NUMBER + UNCHECKED_HASH_FLAGS + importlib.util.source_hash(source)
         for name, source in sources.items()
     }
     assert {name: pyc[:16] for name, pyc in bytecode.items()} == expected
 
 
+def test_bytecode_goes_where_lambda_looks_whatever_the_packaging_interpreter_says(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(sys, "pycache_prefix", "/elsewhere/pycache")
+    tag = sys.implementation.cache_tag
+
+    assert bytecode_path("app.py") == f"__pycache__/app.{tag}.pyc"
+    assert bytecode_path("chalicelib/http.py") == f"chalicelib/__pycache__/http.{tag}.pyc"
+
+
 def test_packaged_bytecode_names_the_files_where_lambda_unpacks_them(packaged: dict[str, Path], stage: Stage):
     with zipfile.ZipFile(packaged[stage].with_name("deployment.zip")) as package_zip:
-        app_bytecode = package_zip.read(importlib.util.cache_from_source("app.py"))
+        app_bytecode = package_zip.read(bytecode_path("app.py"))
 
     assert marshal.loads(app_bytecode[16:]).co_filename == "/var/task/app.py"  # noqa: S302 - our own build output
 
@@ -191,8 +200,10 @@ def test_prod_tables_are_protected_from_deletion(packaged: dict[str, Path]):
         assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain"), name
 
 
-@pytest.mark.parametrize("resource", ["ReadingsTable", "RollupsTable", "SitesTable", "ApiKeysTable", "IngestBucket"])
-def test_existing_tables_and_bucket_can_be_kept_out_of_the_stack(template: Template, resource: str):
+@pytest.mark.parametrize(
+    "resource", ["ReadingsTable", "RollupsTable", "SitesTable", "ApiKeysTable", "IngestBucket", "PageTokenSecret"]
+)
+def test_existing_tables_bucket_and_secret_can_be_kept_out_of_the_stack(template: Template, resource: str):
     assert template["Resources"][resource]["Condition"] == f"Create{resource}"
     assert template["Parameters"][f"{resource}Exists"]["Default"] == "false"
 

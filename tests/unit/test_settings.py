@@ -113,3 +113,10 @@ def test_prod_config_origins_pass_validation():
 def test_unknown_stage_is_rejected():
     with pytest.raises(ValidationError, match="stage"):
         Settings.model_validate({"stage": "staging"})
+
+
+def test_secret_id_is_a_name_not_an_arn():
+    with pytest.raises(ValidationError, match="page_token_secret_id"):
+        Settings.model_validate(
+            {**PROD_SECRET, "page_token_secret_id": "arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf"}
+        )

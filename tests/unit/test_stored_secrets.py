@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from chalicelib.stored_secrets import CachedSecret
 
 
 class SecretsManager:
     def __init__(self) -> None:
         self.value = "first"
+        self.down = False
         self.calls: list[dict[str, Any]] = []
 
     def get_secret_value(self, **request: Any) -> dict[str, Any]:
         self.calls.append(request)
+        if self.down:
+            raise ConnectionError("Secrets Manager unreachable")
         return {"SecretString": self.value}
 
 
@@ -43,3 +48,22 @@ def test_a_rotated_secret_is_used_once_the_cache_period_is_over():
     clock.now = 300
 
     assert secret.get() == "rotated"
+
+
+def test_a_failed_refresh_keeps_the_secret_fetched_before():
+    service, clock = SecretsManager(), Clock()
+    secret = CachedSecret("energy/secret", 300, lambda: service, clock)
+    secret.get()
+    service.down = True
+    clock.now = 300
+
+    assert secret.get() == "first"
+
+
+def test_with_no_secret_yet_a_failed_fetch_raises():
+    service = SecretsManager()
+    service.down = True
+    secret = CachedSecret("energy/secret", 300, lambda: service, Clock())
+
+    with pytest.raises(ConnectionError):
+        secret.get()
