@@ -211,7 +211,7 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> list[str]:
     cached, baseline = median("cached", "warm_cpu_ms"), median("baseline", "warm_cpu_ms")
     lines.append(
         f"{'warm CPU, in-process cache hit':<31}{cached:>9.2f}{baseline:>9.2f}{'':>9}{cached / baseline:>7.2f}x"
-        "  (a closed window served from memory)"
+        "  (a closed one-page window, from memory)"
     )
     return lines
 
