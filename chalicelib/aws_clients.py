@@ -53,6 +53,14 @@ class ServiceModelLoader(botocore.loaders.Loader):
         return model
 
 
+# Fail fast inside API Gateway's 29 s budget: a few quick retries, then a 503 with Retry-After.
+REQUEST_PATH_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": 3},
+)
+
+
 @cache
 def aws_session() -> botocore.session.Session:
     session = botocore.session.get_session()

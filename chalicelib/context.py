@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
-
 from chalicelib.api_keys import ApiKeyStore
-from chalicelib.aws_clients import aws_client
+from chalicelib.aws_clients import REQUEST_PATH_CONFIG, aws_client
 from chalicelib.caching import FreshnessPolicy, ResponseCache
 from chalicelib.fast_responses import parse_with_orjson
 from chalicelib.http import CorsPolicy
@@ -26,13 +24,6 @@ if TYPE_CHECKING:
 
     from chalicelib.aggregates import AggregateService
     from chalicelib.ingest import AlertPublisher, IngestService
-
-# Fail fast inside API Gateway's 29 s budget: a few quick retries, then a 503 with Retry-After.
-DYNAMODB_CLIENT_CONFIG = Config(
-    connect_timeout=2,
-    read_timeout=5,
-    retries={"mode": "standard", "max_attempts": 3},
-)
 
 
 @dataclass(frozen=True)
@@ -79,7 +70,7 @@ class AppContext:
 
 def create_dynamodb_client() -> DynamoDBClient:
     """Region, credentials and ``AWS_ENDPOINT_URL_DYNAMODB`` come from the standard AWS settings."""
-    client: DynamoDBClient = count_dynamodb_usage(parse_with_orjson(aws_client("dynamodb", DYNAMODB_CLIENT_CONFIG)))
+    client: DynamoDBClient = count_dynamodb_usage(parse_with_orjson(aws_client("dynamodb", REQUEST_PATH_CONFIG)))
     return client
 
 

@@ -125,11 +125,8 @@ SECRET_MAX_AGE_SECONDS = 300
 
 @cache
 def stored_secret(secret_id: str) -> CachedSecret:
-    from botocore.config import Config  # noqa: PLC0415
-
-    from chalicelib.aws_clients import aws_client  # noqa: PLC0415 - AWS stages only
+    from chalicelib.aws_clients import REQUEST_PATH_CONFIG, aws_client  # noqa: PLC0415 - AWS stages only
     from chalicelib.stored_secrets import CachedSecret  # noqa: PLC0415
 
-    # Like DynamoDB's: a hung Secrets Manager must become a quick 503, not a Lambda timeout.
-    config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-    return CachedSecret(secret_id, SECRET_MAX_AGE_SECONDS, cache(partial(aws_client, "secretsmanager", config)))
+    client = partial(aws_client, "secretsmanager", REQUEST_PATH_CONFIG)  # a hung call: a quick 503
+    return CachedSecret(secret_id, SECRET_MAX_AGE_SECONDS, cache(client))

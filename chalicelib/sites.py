@@ -151,7 +151,7 @@ class SiteService:
         zone = ZoneInfo(tz)
         now = as_of or datetime.now(UTC)
         local_midnight = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
-        window_end = summary_window_end(now)
+        window_end = floor_to(now, HOUR) + HOUR
         windows = {
             "today": local_midnight,
             "last_7_days": window_end - timedelta(days=7),
@@ -205,9 +205,3 @@ class SiteService:
             PartitionQuery(site_id, SortKeyCondition(TIMESTAMP, None, upper), ascending=False, limit=1)
         )
         return to_public_item(page.items[0]) if page.items else None
-
-
-def summary_window_end(as_of: datetime) -> datetime:
-    """A summary's energy windows run to the end of ``as_of``'s hour: readings of that hour can
-    still arrive until it is over (and the late-data allowance after it)."""
-    return floor_to(as_of, HOUR) + HOUR
